@@ -1,0 +1,102 @@
+"""Counties (县) as Mesa agents, and the village (行政村) index.
+
+Counties hold households; from the programme and governance issues on they receive funds,
+allocate them, push for exits and apply for 摘帽. Villages are an index: each village
+belongs to one county and carries a poor-village (贫困村) flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from povsim.parameters import REGIONS, ParameterSet
+
+if TYPE_CHECKING:
+    from povsim.model import PovertyModel
+
+
+@dataclass
+class Geography:
+    """County and village tables (real counts, whatever the scale)."""
+
+    county_region: np.ndarray  # int8
+    county_poor: np.ndarray  # bool, one of the 832 poor counties
+    county_size: np.ndarray  # float64, relative rural population
+    village_county: np.ndarray  # int32
+    village_poor: np.ndarray  # bool, registered poor village
+    county_first_village: np.ndarray  # int64, villages of county c are first..first+n-1
+    county_villages: np.ndarray  # int64
+    county_poor_villages: np.ndarray  # int64, the first ones of a county's villages
+
+    @property
+    def n_counties(self) -> int:
+        return int(self.county_region.shape[0])
+
+    @property
+    def n_villages(self) -> int:
+        return int(self.village_county.shape[0])
+
+
+def build_geography(params: ParameterSet, rng: np.random.Generator) -> Geography:
+    """Lay out the poor and other counties by region, and their poor and other villages."""
+    poor = params.region("geography.counties.poor").astype(int)
+    other = params.region("geography.counties.other").astype(int)
+    region = np.concatenate(
+        [np.full(poor[r], r, np.int8) for r in range(3)] + [np.full(other[r], r, np.int8) for r in range(3)]
+    )
+    is_poor = np.concatenate([np.ones(poor.sum(), bool), np.zeros(other.sum(), bool)])
+    n = region.shape[0]
+    size = rng.lognormal(0.0, params["geography.counties.size_sigma"], n)
+
+    # 128k poor villages: a share inside the poor counties, the rest in the others,
+    # spread in proportion to county size.
+    n_poor_villages = int(params["geography.villages.poor"])
+    share_in = params["geography.villages.poor_share_in_poor_counties"]
+    inside = round(n_poor_villages * share_in)
+    poor_villages = np.zeros(n, np.int64)
+    for mask, total in ((is_poor, inside), (~is_poor, n_poor_villages - inside)):
+        w = size * mask
+        poor_villages += _apportion(total, w / w.sum())
+    other_villages = np.full(n, int(params["geography.villages.other_per_county"]), np.int64)
+    villages = poor_villages + other_villages
+    first = np.concatenate([[0], np.cumsum(villages)[:-1]])
+    village_county = np.repeat(np.arange(n, dtype=np.int32), villages)
+    offset = np.arange(village_county.shape[0]) - first[village_county]
+    village_poor = offset < poor_villages[village_county]
+    return Geography(region, is_poor, size, village_county, village_poor, first, villages, poor_villages)
+
+
+def _apportion(total: int, shares: np.ndarray) -> np.ndarray:
+    """Split an integer total by shares, largest remainders first (sums exactly to total)."""
+    raw = shares * total
+    out = np.floor(raw).astype(np.int64)
+    short = total - int(out.sum())
+    if short > 0:
+        out[np.argsort(raw - out)[::-1][:short]] += 1
+    return out
+
+
+class County(mesa.Agent):
+    """A county: its region, whether it is one of the 832 poor counties, and its yearly state.
+
+    Attributes:
+        index: row of this county in the county tables and ``Households.county``.
+        region: ``east``, ``central`` or ``west``.
+        is_poor_county: one of the 832 poor counties (贫困县).
+        disaster_severity: share of farm income its households lose this year (0 = no disaster).
+        poor_people: income-poor people this year.
+        registered_poor_people: people in the registry this year.
+    """
+
+    def __init__(self, model: PovertyModel, index: int, region: int, is_poor_county: bool):
+        super().__init__(model)
+        self.index = int(index)
+        self.region = REGIONS[region]
+        self.is_poor_county = bool(is_poor_county)
+        self.disaster_severity = 0.0
+        self.poor_people = 0
+        self.registered_poor_people = 0

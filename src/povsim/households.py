@@ -1,0 +1,129 @@
+"""Households as agents stored column-wise: one numpy array per attribute, one row per agent.
+
+A row is a household agent standing for ``weight`` real households (an integer, so that
+every people count the model reports is an exact integer). Rules are vectorised functions
+over rows; nothing loops over households.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+from povsim.parameters import REGIONS
+
+# Registry status (建档立卡)
+NOT_REGISTERED = np.int8(0)
+REGISTERED = np.int8(1)
+EXITED = np.int8(2)
+STATUS_NAMES = {0: "not_registered", 1: "registered", 2: "exited"}
+
+INCOME_SOURCES = ("farm", "local_wage", "migrant_wage", "business", "transfers", "property")
+"""Income by source; ``local_wage`` is ``(workers - migrants) * local_earnings`` and
+``migrant_wage`` is ``migrants * remittance``."""
+
+NO_YEAR = np.int16(0)
+
+
+@dataclass
+class Households:
+    """The household table. Counts of members are per household; money is yuan per year.
+
+    Members are split into children (under 16), workers (working-age and able to work),
+    elderly (65+) and the rest of working age who cannot work (ill or disabled); ``size`` is
+    their sum and is fixed over a run. ``ill`` counts chronically ill members and
+    ``disabled`` disabled members (both among the non-workers).
+    """
+
+    weight: np.ndarray  # int32, real households per agent
+    region: np.ndarray  # int8, 0 east, 1 central, 2 west
+    county: np.ndarray  # int32, index into the county table
+    village: np.ndarray  # int32, index into the village table
+    size: np.ndarray  # int8, members
+    children: np.ndarray  # int8
+    workers: np.ndarray  # int8
+    elderly: np.ndarray  # int8
+    ill: np.ndarray  # int8, chronically ill members
+    disabled: np.ndarray  # int8
+    out_of_school: np.ndarray  # int8, school-age children out of school (控辍保学)
+    migrants: np.ndarray  # int8, workers working away from home
+    skills: np.ndarray  # int8, schooling of the best-educated worker: 0 primary, 1 junior, 2 senior
+    land: np.ndarray  # float32, mu
+    hazard_zone: np.ndarray  # bool, lives where the land cannot support its people
+    housing_safe: np.ndarray  # bool
+    water_safe: np.ndarray  # bool
+    insured: np.ndarray  # bool, basic medical insurance (新农合)
+    cause_illness: np.ndarray  # bool, causes of poverty (致贫原因), several per household
+    cause_capital: np.ndarray  # bool
+    cause_skills: np.ndarray  # bool
+    cause_labour: np.ndarray  # bool
+    farm: np.ndarray  # float64, yuan/yr, persistent level
+    local_earnings: np.ndarray  # float64, yuan/yr per worker at home
+    remittance: np.ndarray  # float64, yuan/yr per migrant
+    business: np.ndarray  # float64
+    transfers: np.ndarray  # float64
+    property: np.ndarray  # float64
+    income: np.ndarray  # float64, this year's realised household income net of medical costs
+    income_pc: np.ndarray  # float64, income per person
+    poor: np.ndarray  # bool, income per person below this year's line
+    poor_prev: np.ndarray  # bool, last year's ``poor``
+    status: np.ndarray  # int8, NOT_REGISTERED / REGISTERED / EXITED
+    registered_year: np.ndarray  # int16, last registration year (0 never)
+    exit_year: np.ndarray  # int16, last exit year (0 never)
+    relapses: np.ndarray  # int8, times fallen back below the line after exit (返贫)
+
+    @property
+    def n(self) -> int:
+        """Number of household agents."""
+        return int(self.weight.shape[0])
+
+    @property
+    def people_weight(self) -> np.ndarray:
+        """Real people each row stands for (weight × size), int64."""
+        return self.weight.astype(np.int64) * self.size.astype(np.int64)
+
+    @property
+    def inactive(self) -> np.ndarray:
+        """Working-age members who cannot work (ill or disabled)."""
+        return (self.size - self.children - self.workers - self.elderly).astype(np.int8)
+
+    @property
+    def local_wage(self) -> np.ndarray:
+        """Yearly earnings of workers at home (persistent level)."""
+        return (self.workers - self.migrants) * self.local_earnings
+
+    @property
+    def migrant_wage(self) -> np.ndarray:
+        """Yearly income from members working away (persistent level)."""
+        return self.migrants * self.remittance
+
+    def income_by_source(self) -> dict[str, np.ndarray]:
+        """Persistent income levels by source, yuan per household per year."""
+        return {s: getattr(self, s) for s in INCOME_SOURCES}
+
+    def two_assurances_three_guarantees(self) -> np.ndarray:
+        """两不愁三保障 apart from income: schooling, basic medical care, safe housing and water."""
+        return (self.out_of_school == 0) & self.insured & self.housing_safe & self.water_safe
+
+    def check(self) -> None:
+        """Assert the table's internal consistency (used by tests and after each step)."""
+        members = self.children.astype(int) + self.workers + self.elderly
+        assert (self.size >= 1).all(), "household with no members"
+        assert (members <= self.size).all(), "more members by category than size"
+        assert (self.migrants <= self.workers).all() and (self.migrants >= 0).all(), "migrants exceed workers"
+        assert (self.out_of_school <= self.children).all(), "out-of-school exceeds children"
+        assert (self.ill <= self.size - self.workers - self.children).all(), "ill members must be non-workers"
+        assert (self.weight >= 1).all(), "weights must be positive"
+
+    def table(self) -> pd.DataFrame:
+        """The household table as a DataFrame, one row per agent, with readable codes."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        df = pd.DataFrame(data)
+        df["region"] = pd.Categorical.from_codes(self.region, categories=list(REGIONS))
+        df["status"] = pd.Categorical.from_codes(self.status, categories=list(STATUS_NAMES.values()))
+        df["people_weight"] = self.people_weight
+        df["local_wage"] = self.local_wage
+        df["migrant_wage"] = self.migrant_wage
+        return df

@@ -1,0 +1,43 @@
+"""Atomic file output: a file is either absent or complete, never half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pandas as pd
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
+    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a DataFrame as CSV, atomically."""
+    return atomic_write(path, lambda fh: fh.write(df.to_csv(index=False, lineterminator="\n").encode("utf-8")))
+
+
+def write_json(data: Any, path: str | Path) -> Path:
+    """Write JSON (UTF-8, indented), atomically."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))

@@ -1,0 +1,239 @@
+"""PovertyModel: the yearly story of rural households under the targeted campaign."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from povsim.counties import County
+from povsim.dynamics.conditions import update_conditions
+from povsim.dynamics.demography import age
+from povsim.dynamics.economy import grow_incomes, pension
+from povsim.dynamics.migration import migrate
+from povsim.dynamics.shocks import draw_shocks
+from povsim.households import EXITED, REGISTERED
+from povsim.measurement import income_parts, measure, realised_income
+from povsim.parameters import REGIONS
+from povsim.population import START_YEAR, build_population, fit_initial_incomes, poverty_line
+from povsim.programs import Programme
+from povsim.registry import RegistryFlows, update_registry
+from povsim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from povsim.streams import RandomStreams
+
+RESULT_COLUMNS = ["year", "region", "measure", "channel", "value"]
+STOCK_MEASURES = (
+    "poor_people",
+    "incidence",
+    "registered_poor_people",
+    "registered_poor_households",
+    "registered_income_poor_people",
+    "unregistered_income_poor_people",
+    "exited_people",
+)
+FLOW_MEASURES = (
+    "exits_people",
+    "exits_households",
+    "entries_people",
+    "entries_households",
+    "newly_registered_people",
+    "reregistered_people",
+    "relapse_people",
+)
+
+
+def resolve_scenario(scenario: Scenario | str | Path | None) -> Scenario:
+    """A scenario object from an object, a file path, or None (``scenarios/baseline.toml``
+    when it exists, else the built-in defaults, which are the same)."""
+    if isinstance(scenario, Scenario):
+        return scenario
+    if scenario is None:
+        return load_scenario(DEFAULT_SCENARIO) if DEFAULT_SCENARIO.is_file() else Scenario(name="baseline")
+    return load_scenario(scenario)
+
+
+class PovertyModel(mesa.Model):
+    """Rural households under China's targeted poverty alleviation, 2014 onwards.
+
+    Households are rows of arrays (:class:`~povsim.households.Households`); counties are
+    :class:`~povsim.counties.County` agents. Year 2014 is the initial state; each
+    :meth:`step` simulates one year.
+
+    Args:
+        scenario: a :class:`Scenario`, a scenario file, or None for the baseline.
+        seed: random seed (default: the scenario's). The same seed gives the same results.
+        scale: real households per household agent (default: the scenario's, 1000).
+        end_year: last simulated year, 2015–2025 (default: the scenario's, 2020).
+        **overrides: parameter overrides by key path, e.g.
+            ``**{"economy.growth.farm": 0.04}`` or ``economy__growth__farm=0.04``; this is
+            how ``mesa.batch_run`` sweeps parameters.
+
+    Attributes:
+        households: the household table.
+        geography: county and village tables.
+        year: the last simulated year.
+        programmes: programmes run each year between household choices and measurement.
+        datacollector: national reporters per year and the tidy ``results`` table.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | str | Path | None = None,
+        *,
+        seed: int | None = None,
+        scale: float | None = None,
+        end_year: int | None = None,
+        **overrides: Any,
+    ):
+        sc = resolve_scenario(scenario)
+        sc = sc.with_settings(
+            seed=seed, scale=float(scale) if isinstance(scale, int) else scale, end_year=end_year, origin="PovertyModel"
+        )
+        if overrides:
+            sc = sc.with_overrides({k.replace("__", "."): v for k, v in overrides.items()}, origin="PovertyModel")
+        super().__init__(seed=sc.run.seed)
+        self.scenario = sc
+        self.params = sc.params
+        self.end_year = sc.run.end_year
+        self.scale = sc.run.scale
+        self.streams = RandomStreams(sc.run.seed)
+        self.year = START_YEAR
+        self.households, self.geography, targets = build_population(self.params, self.scale, self.streams)
+        geo = self.geography
+        # The end-2014 state: draw 2014's shocks, then scale incomes so the realised
+        # income-poor match the 2014 survey headcount by region.
+        self.shocks = draw_shocks(self.households, geo, self.params, self.streams, self.year)
+        market, other = income_parts(self.households, self.shocks, self.params, self.streams, self.year)
+        fit_initial_incomes(self.households, targets, market, other, self.poverty_line)
+        measure(self.households, market + other, self.poverty_line, first=True)
+        self.counties = [
+            County(self, i, int(geo.county_region[i]), bool(geo.county_poor[i])) for i in range(geo.n_counties)
+        ]
+        self.programmes: list[Programme] = []
+        self.flows: RegistryFlows | None = None
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "year": "year",
+                "poverty_line": "poverty_line",
+                "poor_people": lambda m: m.national("poor_people"),
+                "incidence": lambda m: m.national("incidence"),
+                "registered_poor_people": lambda m: m.national("registered_poor_people"),
+            },
+            tables={"results": RESULT_COLUMNS},
+        )
+        self._latest: dict[tuple[str, str], float] = {}
+        self._collect()
+
+    # -- the year ---------------------------------------------------------------------
+    def step(self) -> None:
+        """Simulate one year: economy and shocks, household choices, programmes,
+        measurement, the registry, data collection."""
+        self.year += 1
+        hh, p, s, y = self.households, self.params, self.streams, self.year
+        age(hh, p, s, y, pension(p, y, START_YEAR))
+        grow_incomes(hh, p, s, y)
+        self.shocks = draw_shocks(hh, self.geography, p, s, y)
+        migrate(hh, self.geography, p, s, y)
+        update_conditions(hh, p, s, y)
+        for programme in self.programmes:
+            programme.step(self)
+        measure(hh, realised_income(hh, self.shocks, p, s, y), self.poverty_line)
+        self.flows = update_registry(hh, p, s, y, self.poverty_line)
+        self._collect()
+        if self.year >= self.end_year:
+            self.running = False
+
+    def run_model(self) -> None:
+        """Run to ``end_year``."""
+        while self.running:
+            self.step()
+
+    @property
+    def poverty_line(self) -> float:
+        """This year's poverty line, yuan per person per year (current prices)."""
+        return poverty_line(self.params, self.year)
+
+    # -- reporting --------------------------------------------------------------------
+    def national(self, measure: str) -> float:
+        """This year's national value of a measure."""
+        return self._latest[("national", measure)]
+
+    def _collect(self) -> None:
+        hh, geo = self.households, self.geography
+        people = hh.people_weight.astype(np.float64)
+        households = hh.weight.astype(np.float64)
+        registered = hh.status == REGISTERED
+
+        def by_region(mask: np.ndarray, w: np.ndarray = people) -> np.ndarray:
+            return np.bincount(hh.region, w * mask, 3)
+
+        stocks = {
+            "poor_people": by_region(hh.poor),
+            "registered_poor_people": by_region(registered),
+            "registered_poor_households": by_region(registered, households),
+            "registered_income_poor_people": by_region(registered & hh.poor),
+            "unregistered_income_poor_people": by_region(~registered & hh.poor),
+            "exited_people": by_region(hh.status == EXITED),
+        }
+        rural = self.params.region("population.rural_population")
+        values: dict[str, np.ndarray] = dict(stocks)
+        if self.flows is not None:
+            f = self.flows
+            values.update(
+                {
+                    "exits_people": by_region(f.exits),
+                    "exits_households": by_region(f.exits, households),
+                    "entries_people": by_region(f.entries),
+                    "entries_households": by_region(f.entries, households),
+                    "newly_registered_people": by_region(f.new_registrations),
+                    "reregistered_people": by_region(f.reregistrations),
+                    "relapse_people": by_region(f.relapses),
+                }
+            )
+        self._latest = {}
+        table = "results"
+        for name, arr in values.items():
+            for r, region in enumerate(REGIONS):
+                self._add_row(table, region, name, round(arr[r]))
+            self._add_row(table, "national", name, round(arr.sum()))
+        for r, region in enumerate(REGIONS):
+            self._add_row(table, region, "incidence", stocks["poor_people"][r] / rural[r])
+        self._add_row(table, "national", "incidence", stocks["poor_people"].sum() / rural.sum())
+        self._add_row(table, "national", "poverty_line", self.poverty_line)
+
+        county_poor = np.bincount(hh.county, people * hh.poor, geo.n_counties)
+        county_reg = np.bincount(hh.county, people * registered, geo.n_counties)
+        severity = self.shocks.county_severity
+        for county in self.counties:
+            county.poor_people = int(county_poor[county.index])
+            county.registered_poor_people = int(county_reg[county.index])
+            county.disaster_severity = float(severity[county.index])
+        self.datacollector.collect(self)
+
+    def _add_row(self, table: str, region: str, measure: str, value: float) -> None:
+        self._latest[(region, measure)] = value
+        self.datacollector.add_table_row(
+            table, {"year": self.year, "region": region, "measure": measure, "channel": "all", "value": value}
+        )
+
+    def results(self) -> pd.DataFrame:
+        """The tidy results: one row per year, region, measure and channel.
+
+        Columns ``year, region, measure, channel, value``; ``region`` is ``national``,
+        ``east``, ``central`` or ``west``; ``channel`` is ``all`` where not applicable.
+        People and household counts are national units (whole people), ``incidence`` a
+        share of the rural population, ``poverty_line`` yuan per person per year. Flow
+        measures (exits, entries, relapse) start in the first simulated year.
+        """
+        df = self.datacollector.get_table_dataframe("results")
+        df["year"] = df["year"].astype(int)
+        df["value"] = df["value"].astype(float)
+        return df[RESULT_COLUMNS]
+
+    def parameters(self) -> Mapping[str, Any]:
+        """The resolved parameter values by key path."""
+        return self.params.values()

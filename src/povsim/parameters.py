@@ -1,0 +1,258 @@
+"""Parameters as data: every number the model uses, with its unit and source.
+
+Parameters live in the TOML files of ``povsim/params/`` (one file per part of the model,
+OpenFisca-style). A leaf table is one parameter::
+
+    [growth.farm]
+    value = 0.05
+    unit = "1/yr, nominal"
+    source = "assumption"
+    range = [0.0, 0.08]      # the interval an assumed value is calibrated over
+    bounds = [-0.5, 0.5]     # what a scenario may set
+
+A parameter's path is the file name followed by the table path, e.g. ``economy.growth.farm``.
+Values may be numbers, booleans, strings, lists of numbers, or tables keyed by region
+(``{east = .., central = .., west = ..}``) or by year. A scenario is a set of overrides on
+these defaults; the formulas never change for a what-if.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import tomllib
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from povsim.errors import PovsimInputError
+
+REGIONS: tuple[str, ...] = ("east", "central", "west")
+"""NBS regions, in the order used for region codes 0, 1, 2."""
+
+
+class Parameter(BaseModel):
+    """One parameter: its value and where the value came from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    value: Any
+    unit: str
+    source: str
+    range: tuple[float, float] | None = None
+    bounds: tuple[float, float] | None = None
+    sums_to_one: bool = False
+    description: str | None = None
+
+
+def _numbers(value: Any) -> list[float]:
+    """The numbers inside a value (a scalar, list or table), for bounds checks."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, list):
+        return [float(v) for v in value if isinstance(v, int | float) and not isinstance(v, bool)]
+    if isinstance(value, dict):
+        return [float(v) for v in value.values() if isinstance(v, int | float) and not isinstance(v, bool)]
+    return []
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _coerce_scalar(default: Any, new: Any, where: str) -> Any:
+    """Check that ``new`` has the type of ``default``; ints are accepted for floats."""
+    if isinstance(default, bool):
+        if isinstance(new, bool):
+            return new
+    elif isinstance(default, int):
+        if isinstance(new, int) and not isinstance(new, bool):
+            return new
+    elif isinstance(default, float):
+        if isinstance(new, int | float) and not isinstance(new, bool):
+            if not math.isfinite(float(new)):
+                raise PovsimInputError(f"{where}: value {new!r} is not a finite number")
+            return float(new)
+    elif isinstance(default, str):
+        if isinstance(new, str):
+            return new
+    else:  # pragma: no cover - parameter files hold only the types above
+        return new
+    raise PovsimInputError(f"{where}: expected {_type_name(default)}, got {new!r} ({_type_name(new)})")
+
+
+class ParameterSet:
+    """The resolved parameters of one run: defaults plus a scenario's overrides.
+
+    Look values up by path: ``params["economy.growth.farm"]``; ``params.region(path)``
+    gives a region table as an array ordered east, central, west.
+    """
+
+    def __init__(self, parameters: Mapping[str, Parameter]):
+        self._parameters = dict(parameters)
+
+    @classmethod
+    def defaults(cls) -> ParameterSet:
+        """The default parameters shipped in ``povsim/params/``."""
+        return cls(copy.deepcopy(_load_defaults()))
+
+    def __getitem__(self, path: str) -> Any:
+        try:
+            return self._parameters[path].value
+        except KeyError:
+            raise KeyError(f"no parameter {path!r}") from None
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._parameters
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def parameter(self, path: str) -> Parameter:
+        """The full parameter record (value, unit, source, range) at ``path``."""
+        return self._parameters[path]
+
+    def region(self, path: str) -> np.ndarray:
+        """A region-keyed parameter as a float array ordered east, central, west."""
+        value = self[path]
+        return np.array([float(value[r]) for r in REGIONS])
+
+    def values(self) -> dict[str, Any]:
+        """All values by path, for manifests."""
+        return {path: copy.deepcopy(p.value) for path, p in self._parameters.items()}
+
+    def paths(self) -> list[str]:
+        """Every settable path: parameters and the keys of table-valued parameters."""
+        out = []
+        for path, p in self._parameters.items():
+            out.append(path)
+            if isinstance(p.value, dict):
+                out.extend(f"{path}.{k}" for k in p.value)
+        return out
+
+    def resolve_path(self, path: str) -> tuple[str, str | None]:
+        """Split a key path into (parameter path, key inside a table value or None).
+
+        Raises:
+            PovsimInputError: the path names no parameter; the message suggests the nearest.
+        """
+        if path in self._parameters:
+            return path, None
+        head, _, key = path.rpartition(".")
+        if head in self._parameters and isinstance(self._parameters[head].value, dict):
+            if key in self._parameters[head].value:
+                return head, key
+            allowed = ", ".join(self._parameters[head].value)
+            raise PovsimInputError(f"unknown key {path!r}: {head} has keys {allowed}")
+        raise PovsimInputError(f"unknown key {path!r}{self._suggest(path)}")
+
+    def _suggest(self, path: str) -> str:
+        close = difflib.get_close_matches(path, self.paths(), n=1, cutoff=0.5)
+        return f" (did you mean {close[0]!r}?)" if close else " (see `povsim params` for the list)"
+
+    def with_overrides(self, overrides: Mapping[str, Any], origin: str) -> ParameterSet:
+        """A copy with ``overrides`` applied, each checked for key, type, bounds and sums.
+
+        Args:
+            overrides: key path → new value. A path may name a parameter or one key of a
+                table-valued parameter (``population.causes.illness.east``); a table value
+                replaces only the keys it gives.
+            origin: where the overrides come from (a file name or ``--set``), for messages.
+
+        Raises:
+            PovsimInputError: naming ``origin``, the key path and what is allowed.
+        """
+        params = dict(self._parameters)
+        for path, new in overrides.items():
+            try:
+                ppath, key = self.resolve_path(path)
+            except PovsimInputError as exc:
+                raise PovsimInputError(f"{origin}: {exc}") from None
+            p = params[ppath]
+            where = f"{origin}: {path}"
+            value = _validated_value(p, new, key, where)
+            params[ppath] = p.model_copy(update={"value": value})
+        return ParameterSet(params)
+
+
+def _validated_value(p: Parameter, new: Any, key: str | None, where: str) -> Any:
+    default = p.value
+    if key is not None:
+        value = dict(default)
+        value[key] = _coerce_scalar(default[key], new, where)
+    elif isinstance(default, dict):
+        if not isinstance(new, dict):
+            raise PovsimInputError(f"{where}: expected a table with keys {', '.join(default)}, got {new!r}")
+        unknown = [k for k in new if k not in default]
+        if unknown:
+            raise PovsimInputError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(default)}")
+        value = dict(default)
+        for k, v in new.items():
+            value[k] = _coerce_scalar(default[k], v, f"{where}.{k}")
+    elif isinstance(default, list):
+        if not isinstance(new, list) or len(new) != len(default):
+            raise PovsimInputError(f"{where}: expected a list of {len(default)} numbers, got {new!r}")
+        value = [_coerce_scalar(d, v, f"{where}[{i}]") for i, (d, v) in enumerate(zip(default, new, strict=True))]
+    else:
+        value = _coerce_scalar(default, new, where)
+    if p.bounds is not None:
+        lo, hi = p.bounds
+        for x in _numbers(value):
+            if not lo <= x <= hi:
+                raise PovsimInputError(f"{where}: value {x:g} is outside the allowed range [{lo:g}, {hi:g}] ({p.unit})")
+    if p.sums_to_one:
+        total = sum(_numbers(value))
+        if abs(total - 1.0) > 1e-6:
+            raise PovsimInputError(f"{where}: shares of {p.path} sum to {total:.6g}, they must sum to 1")
+    return value
+
+
+def _walk(table: dict[str, Any], prefix: str, out: dict[str, Parameter], origin: str) -> None:
+    for name, item in table.items():
+        path = f"{prefix}.{name}" if prefix else name
+        if not isinstance(item, dict):
+            raise ValueError(f"{origin}: {path} is not a parameter table")
+        if "value" in item:
+            try:
+                out[path] = Parameter(path=path, **item)
+            except ValidationError as exc:
+                raise ValueError(f"{origin}: parameter {path} is malformed: {exc}") from exc
+            _validated_value(out[path], item["value"], None, f"{origin}: {path}")
+        else:
+            _walk(item, path, out, origin)
+
+
+@cache
+def _load_defaults() -> dict[str, Parameter]:
+    out: dict[str, Parameter] = {}
+    folder = resources.files("povsim") / "params"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".toml"):
+            continue
+        stem = entry.name[: -len(".toml")]
+        with entry.open("rb") as fh:
+            _walk(tomllib.load(fh), stem, out, f"params/{entry.name}")
+    return out

@@ -1,0 +1,348 @@
+"""The synthetic population of rural households at the end of 2014.
+
+Two groups of households are built, each by region:
+
+* **registered** (建档立卡): 29.48M households and 89.62M people (004 line 28), split by region
+  like the NBS 2013 poor the registry quotas were set from; most are income-poor, some are
+  not (the registry was built from quotas and 两不愁三保障, not income alone).
+* **non-registered**: the 8.07M income-poor people the registry missed (000 line 816) and
+  the near-poor above the line who can fall into poverty.
+
+Incomes are set so that the income-poor among all simulated households are the 2014 survey
+headcount (70.17M) with its regional split, while the registry holds 89.62M: the two are
+different measures and both are reported. Each agent stands for an integer number of real
+households (``scale`` on average); results are always in national units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from povsim.counties import Geography, build_geography
+from povsim.households import NO_YEAR, NOT_REGISTERED, REGISTERED, Households
+from povsim.parameters import ParameterSet
+from povsim.streams import RandomStreams, binomial_from_uniform
+
+START_YEAR = 2014
+MAX_SIZE = 8
+
+
+def poverty_line(params: ParameterSet, year: int) -> float:
+    """The poverty line in current yuan per person per year.
+
+    Documented values are used where they exist (NBS); later years are uprated by
+    ``economy.poverty_line.uprating`` a year (MODEL.md item 2).
+    """
+    documented = {int(y): float(v) for y, v in params["economy.poverty_line.documented"].items()}
+    last = max(documented)
+    if year in documented:
+        return documented[year]
+    if year < min(documented):
+        raise ValueError(f"no poverty line before {min(documented)}")
+    return documented[last] * (1.0 + params["economy.poverty_line.uprating"]) ** (year - last)
+
+
+def _integer_weights(total: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` integer weights, differing by at most one, that sum exactly to ``total``."""
+    base = total // n
+    weight = np.full(n, base, np.int64)
+    weight[rng.permutation(n)[: total - base * n]] += 1
+    return weight
+
+
+def _sizes(shares: list[float], weight: np.ndarray, people: int, rng: np.random.Generator) -> np.ndarray:
+    """Household sizes drawn from ``shares`` and nudged (±1 member) to hit ``people``."""
+    cdf = np.cumsum(shares)
+    size = (np.searchsorted(cdf / cdf[-1], rng.random(weight.shape[0]), side="right") + 1).astype(np.int64)
+    size = np.minimum(size, MAX_SIZE)
+    mean_w = float(weight.mean())
+    for _ in range(20):
+        gap = people - int((weight * size).sum())
+        k = round(gap / mean_w)
+        if k == 0:
+            break
+        step = 1 if k > 0 else -1
+        eligible = np.flatnonzero((size < MAX_SIZE) if step > 0 else (size > 1))
+        pick = rng.choice(eligible, size=min(abs(k), eligible.shape[0]), replace=False)
+        size[pick] += step
+    return size
+
+
+def _solve_income_shift(
+    market: np.ndarray, fixed: np.ndarray, size: np.ndarray, people_w: np.ndarray, line: float, target_poor: float
+) -> float:
+    """The log-shift s so that people with (market·e^s + fixed)/size < line sum to target."""
+    if people_w.sum() == 0:
+        return 0.0
+
+    def poor_people(s: float) -> float:
+        return float(people_w[(market * np.exp(s) + fixed) / size < line].sum())
+
+    lo, hi = -8.0, 8.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if poor_people(mid) > target_poor:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def build_population(
+    params: ParameterSet, scale: float, streams: RandomStreams
+) -> tuple[Households, Geography, InitialTargets]:
+    """Build the end-2014 households and geography.
+
+    Args:
+        params: resolved parameters.
+        scale: real households per agent (1 = every household is an agent).
+        streams: the run's random streams; the population uses its own streams.
+
+    Returns:
+        The household table (market incomes at their earning potential, to be scaled by
+        :func:`fit_initial_incomes`), the county/village geography, and the targets.
+    """
+    rng = streams.get("population")
+    geo = build_geography(params, streams.get("geography"))
+    pop = "population."
+
+    reg_share = params.region(pop + "registry_2014.region_share")
+    survey_share = params.region(pop + "survey_2014.region_share")
+    size_shares = params[pop + "household_size_shares"]
+    mean_size = float(np.dot(np.arange(1, len(size_shares) + 1), size_shares))
+
+    reg_hh = _split(int(params[pop + "registry_2014.households"]), reg_share)
+    reg_people = _split(int(params[pop + "registry_2014.people"]), reg_share)
+    unreg_poor = params[pop + "unregistered_poor_people"] * survey_share
+    survey_poor = params[pop + "survey_2014.poor_people"] * survey_share
+    unreg_people = _split(
+        round(params[pop + "unregistered_poor_people"] + params[pop + "near_poor_people"]), survey_share
+    )
+    unreg_hh = np.round(unreg_people / mean_size).astype(np.int64)
+
+    # group blocks: (registered?, region, households, people, target income-poor people)
+    blocks = []
+    for r in range(3):
+        blocks.append((True, r, reg_hh[r], reg_people[r], survey_poor[r] - unreg_poor[r]))
+    for r in range(3):
+        blocks.append((False, r, unreg_hh[r], unreg_people[r], unreg_poor[r]))
+
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("weight", "size", "region", "registered")}
+    group_index = []
+    for g, (registered, r, hh, people, _target) in enumerate(blocks):
+        if hh <= 0:
+            continue
+        n = max(1, round(hh / scale))
+        weight = _integer_weights(int(hh), n, rng)
+        size = _sizes(size_shares, weight, int(people), rng)
+        cols["weight"].append(weight)
+        cols["size"].append(size)
+        cols["region"].append(np.full(n, r, np.int8))
+        cols["registered"].append(np.full(n, registered))
+        group_index.append(np.full(n, g, np.int16))
+    weight = np.concatenate(cols["weight"])
+    size = np.concatenate(cols["size"])
+    region = np.concatenate(cols["region"])
+    registered = np.concatenate(cols["registered"])
+    group = np.concatenate(group_index)
+    n = weight.shape[0]
+
+    def draw(p: np.ndarray | float) -> np.ndarray:
+        return rng.random(n) < p
+
+    # Causes of poverty (致贫原因), several per registered household (000 lines 722–729).
+    causes = {
+        c: registered & draw(params.region(pop + f"causes.{c}")[region])
+        for c in ("illness", "capital", "skills", "labour")
+    }
+    chronic = causes["illness"] | (~registered & draw(params[pop + "causes.illness_unregistered"]))
+
+    # Members: elderly, children, working age; about half of the registered poor cannot work
+    # (000 line 2110).
+    p_elderly = np.where(
+        causes["labour"], params[pop + "members.elderly_share_labour_cause"], params[pop + "members.elderly_share"]
+    )
+    elderly = binomial_from_uniform(rng.random(n), size, p_elderly)
+    children = binomial_from_uniform(rng.random(n), size - elderly, params[pop + "members.child_share"])
+    children = np.where(children + elderly >= size, np.maximum(size - elderly - 1, 0), children)
+    adults = size - elderly - children
+    disabled = binomial_from_uniform(rng.random(n), adults, params[pop + "members.disabled_share"])
+    able = adults - disabled
+    ill_adult = chronic & (able > 0) & ((elderly == 0) | draw(0.6))
+    ill = (chronic & ((elderly > 0) | (able > 0))).astype(np.int64)
+    workers = able - ill_adult
+    # lack of labour (缺劳力): at most one worker
+    workers = np.where(causes["labour"], np.minimum(workers, draw(0.5).astype(np.int64)), workers)
+
+    skill_shares = np.cumsum(params[pop + "skills.shares"])
+    skills = np.searchsorted(skill_shares / skill_shares[-1], rng.random(n), side="right")
+    skills = np.where(causes["skills"], 0, skills)
+
+    land = rng.lognormal(np.log(params[pop + "land.median_mu_per_person"]), params[pop + "land.sigma"], n) * size
+
+    # Counties and villages
+    county, village = _place(params, geo, region, registered, rng)
+
+    # Hazard-zone (一方水土养活不了一方人) registered households, filled to the 9.81M people of
+    # the relocation plan (002 line 62), those in poor counties first.
+    people_w = weight * size
+    hazard = np.zeros(n, bool)
+    hz_people = params[pop + "hazard_zone.people"] * params.region(pop + "hazard_zone.region_share")
+    for r in range(3):
+        idx = np.flatnonzero(registered & (region == r))
+        if idx.size == 0 or hz_people[r] <= 0:
+            continue
+        order = idx[np.lexsort((rng.random(idx.size), ~geo.county_poor[county[idx]]))]
+        take = np.cumsum(people_w[order]) <= hz_people[r]
+        hazard[order[take]] = True
+
+    def share(key: str) -> np.ndarray:
+        return np.where(registered, params[pop + f"{key}_registered"], params[pop + f"{key}_unregistered"])
+
+    housing_safe = ~draw(share("housing.unsafe_share"))
+    water_safe = ~draw(share("water.unsafe_share"))
+    insured = ~draw(params[pop + "insurance.uninsured_share"])
+    out_of_school = ((children > 0) & draw(params[pop + "members.out_of_school_share"])).astype(np.int64)
+    migrants = binomial_from_uniform(rng.random(n), workers, params[pop + "migration.initial_share"])
+
+    # Earning potential by source (yuan/yr), then scaled per group so that the income-poor
+    # match the 2014 survey headcount by region.
+    eco = "economy.income."
+    skill_factor = 1.0 + params[eco + "skill_premium"] * skills
+    home_workers = workers - migrants
+    cc = params[eco + "capital_constraint"]
+    farm_labour = home_workers + 0.5 * elderly
+    farm = (
+        params[eco + "farm_net_per_mu"]
+        * np.minimum(land, params[eco + "mu_per_farm_labourer"] * farm_labour)
+        * np.where(causes["capital"], 0.5 + cc / 2, 1.0)
+    )
+    remittance = params[eco + "migrant_remittance"] * skill_factor
+    business = workers * params[eco + "business_per_worker"] * np.where(causes["capital"], cc, 1.0)
+    transfers = elderly * params[eco + "pension_per_elderly"] + size * params[eco + "other_transfers_per_person"]
+    prop = size * params[eco + "property_per_person"]
+
+    factor = np.exp(params[eco + "initial_sigma"] * rng.standard_normal(n))
+
+    hh = Households(
+        weight=weight.astype(np.int32),
+        region=region.astype(np.int8),
+        county=county.astype(np.int32),
+        village=village.astype(np.int32),
+        size=size.astype(np.int8),
+        children=children.astype(np.int8),
+        workers=workers.astype(np.int8),
+        elderly=elderly.astype(np.int8),
+        ill=ill.astype(np.int8),
+        disabled=disabled.astype(np.int8),
+        out_of_school=out_of_school.astype(np.int8),
+        migrants=migrants.astype(np.int8),
+        skills=skills.astype(np.int8),
+        land=land.astype(np.float32),
+        hazard_zone=hazard,
+        housing_safe=housing_safe,
+        water_safe=water_safe,
+        insured=insured,
+        cause_illness=causes["illness"],
+        cause_capital=causes["capital"],
+        cause_skills=causes["skills"],
+        cause_labour=causes["labour"],
+        farm=farm * factor,
+        local_earnings=params[eco + "local_earnings_per_worker"] * skill_factor * factor,
+        remittance=remittance * factor,
+        business=business * factor,
+        transfers=transfers.astype(np.float64),
+        property=prop.astype(np.float64),
+        income=np.zeros(n),
+        income_pc=np.zeros(n),
+        poor=np.zeros(n, bool),
+        poor_prev=np.zeros(n, bool),
+        status=np.where(registered, REGISTERED, NOT_REGISTERED).astype(np.int8),
+        registered_year=np.where(registered, START_YEAR, NO_YEAR).astype(np.int16),
+        exit_year=np.zeros(n, np.int16),
+        relapses=np.zeros(n, np.int8),
+    )
+    hh.income[:] = sum(hh.income_by_source().values())
+    hh.income_pc[:] = hh.income / hh.size
+    hh.check()
+    targets = InitialTargets(group=group, poor_people=np.array([b[4] for b in blocks], dtype=np.float64))
+    return hh, geo, targets
+
+
+@dataclass
+class InitialTargets:
+    """Income-poor people each block of households must hold at the end of 2014.
+
+    Blocks are (registered, region) and (non-registered, region): together they give the
+    survey headcount by region, with the registry missing 8.07M income-poor (000 line 816).
+    """
+
+    group: np.ndarray  # int16, block of each household
+    poor_people: np.ndarray  # float64, target per block
+
+
+def fit_initial_incomes(
+    hh: Households, targets: InitialTargets, market: np.ndarray, fixed: np.ndarray, line: float
+) -> None:
+    """Scale each block's market incomes so its realised 2014 income-poor people hit the target.
+
+    Realised income is ``market * e^s + fixed`` (market incomes after the year's shocks;
+    transfers and property net of medical costs), so one log-shift ``s`` per block is solved
+    for, and the persistent market income levels are scaled by ``e^s`` in place.
+    """
+    people_w = hh.people_weight
+    factor = np.ones(hh.n)
+    for g in np.unique(targets.group):
+        m = targets.group == g
+        shift = _solve_income_shift(market[m], fixed[m], hh.size[m], people_w[m], line, float(targets.poor_people[g]))
+        factor[m] = np.exp(shift)
+    for level in (hh.farm, hh.local_earnings, hh.remittance, hh.business):
+        level *= factor
+    market *= factor
+
+
+def _split(total: int, shares: np.ndarray) -> np.ndarray:
+    """Integer split of ``total`` by shares that sums exactly to ``total``."""
+    raw = shares / shares.sum() * total
+    out = np.floor(raw).astype(np.int64)
+    short = total - int(out.sum())
+    out[np.argsort(raw - out)[::-1][:short]] += 1
+    return out
+
+
+def _place(
+    params: ParameterSet, geo: Geography, region: np.ndarray, registered: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Assign each household to a county of its region and to a village of that county."""
+    n = region.shape[0]
+    in_poor_share = np.where(
+        registered,
+        params["geography.counties.registered_share_in_poor_counties"],
+        params["population.unregistered_poor_counties_share"],
+    )
+    want_poor_county = rng.random(n) < in_poor_share
+    county = np.empty(n, np.int64)
+    for r in range(3):
+        for poor_flag in (True, False):
+            m = (region == r) & (want_poor_county == poor_flag)
+            cand = np.flatnonzero((geo.county_region == r) & (geo.county_poor == poor_flag))
+            if cand.size == 0:
+                cand = np.flatnonzero(geo.county_region == r)
+            w = geo.county_size[cand] / geo.county_size[cand].sum()
+            county[m] = cand[np.searchsorted(np.cumsum(w), rng.random(int(m.sum())) * (1 - 1e-12), side="right")]
+
+    n_villages = geo.county_villages[county]
+    n_poor = geo.county_poor_villages[county]
+    in_poor_village = (
+        registered & (n_poor > 0) & (rng.random(n) < params["geography.villages.registered_share_in_poor_villages"])
+    )
+    u = rng.random(n)
+    offset = np.where(
+        in_poor_village,
+        (u * n_poor).astype(np.int64),
+        np.where(registered, n_poor + (u * (n_villages - n_poor)).astype(np.int64), (u * n_villages).astype(np.int64)),
+    )
+    village = geo.county_first_village[county] + np.minimum(offset, n_villages - 1)
+    return county, village

@@ -1,0 +1,136 @@
+"""What a run writes: the tidy results table, the manifest, the trajectory figure and the
+summary printed at the end."""
+
+from __future__ import annotations
+
+import io
+import platform
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import mesa
+import numpy as np
+import pandas as pd
+
+import povsim
+from povsim.io import atomic_write, write_csv, write_json
+from povsim.model import PovertyModel
+from povsim.observed import FORECAST_ORIGIN, REGISTERED_POOR_PEOPLE, SURVEY_POOR_PEOPLE, TARGET_2020_POOR_PEOPLE
+
+SUMMARY_MEASURES = {
+    "poverty_line": ("line", 1.0, "{:,.0f}"),
+    "poor_people": ("poor (M)", 1e6, "{:.2f}"),
+    "incidence": ("incidence %", 0.01, "{:.2f}"),
+    "registered_poor_people": ("registered (M)", 1e6, "{:.2f}"),
+    "exits_people": ("exits (M)", 1e6, "{:.2f}"),
+    "entries_people": ("entries (M)", 1e6, "{:.2f}"),
+    "relapse_people": ("relapse (M)", 1e6, "{:.2f}"),
+}
+
+
+def national(results: pd.DataFrame) -> pd.DataFrame:
+    """National values as a year × measure table."""
+    nat = results[(results["region"] == "national") & (results["channel"] == "all")]
+    return nat.pivot(index="year", columns="measure", values="value")
+
+
+def summary_table(results: pd.DataFrame) -> str:
+    """A readable year-by-year table of the main national measures, with the survey
+    headcount beside the simulated one up to the forecast origin."""
+    nat = national(results)
+    cols = {}
+    for measure, (label, unit, fmt) in SUMMARY_MEASURES.items():
+        if measure in nat:
+            cols[label] = [("" if pd.isna(v) else fmt.format(v / unit)) for v in nat[measure]]
+    survey = [f"{SURVEY_POOR_PEOPLE[y] / 1e6:.2f}" if y in SURVEY_POOR_PEOPLE else "" for y in nat.index]
+    table = pd.DataFrame(cols, index=nat.index)
+    table.insert(2, "survey (M)", survey)
+    return table.to_string()
+
+
+def trajectory_figure(results: pd.DataFrame, title: str) -> bytes:
+    """Poor people by year against the official survey series up to 2017 and the 2020 target (PNG)."""
+    nat = national(results)
+    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=120)
+    ax.plot(nat.index, nat["poor_people"] / 1e6, "-o", color="C0", label="simulated: income-poor people")
+    ax.plot(nat.index, nat["registered_poor_people"] / 1e6, "--s", color="C1", ms=4, label="simulated: registered poor")
+    years = sorted(SURVEY_POOR_PEOPLE)
+    ax.plot(
+        years,
+        [SURVEY_POOR_PEOPLE[y] / 1e6 for y in years],
+        "k^",
+        ms=7,
+        label=f"NBS survey headcount (to {FORECAST_ORIGIN})",
+    )
+    reg_years = sorted(REGISTERED_POOR_PEOPLE)
+    ax.plot(
+        reg_years,
+        [REGISTERED_POOR_PEOPLE[y] / 1e6 for y in reg_years],
+        "D",
+        color="C1",
+        mfc="none",
+        ms=7,
+        label="registry stock (2014, 2015)",
+    )
+    ax.plot([2020], [TARGET_2020_POOR_PEOPLE], "r*", ms=14, label="2020 target: no rural poor")
+    ax.axvline(FORECAST_ORIGIN + 0.5, color="grey", lw=0.8, ls=":")
+    ax.text(FORECAST_ORIGIN + 0.55, 1.0, "forecast →", color="grey", va="bottom", fontsize=8)
+    ax.set_xlabel("year (end)")
+    ax.set_ylabel("people, millions")
+    ax.set_title(title)
+    ax.set_ylim(bottom=0)
+    ax.set_xticks(range(min(years[0], int(nat.index.min())), int(nat.index.max()) + 1))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def manifest(model: PovertyModel, wall_seconds: float, command: list[str] | None = None) -> dict[str, Any]:
+    """What produced a run: scenario, resolved parameters, seed, scale, versions, wall time."""
+    sc = model.scenario
+    return {
+        "scenario": sc.name,
+        "scenario_file": sc.path,
+        "description": sc.description,
+        "seed": sc.run.seed,
+        "scale": sc.run.scale,
+        "start_year": 2014,
+        "end_year": sc.run.end_year,
+        "household_agents": model.households.n,
+        "county_agents": len(model.counties),
+        "overrides": sc.overrides,
+        "parameters": model.parameters(),
+        "povsim_version": povsim.__version__,
+        "mesa_version": mesa.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "wall_time_seconds": round(wall_seconds, 3),
+        "command": command,
+    }
+
+
+def write_outputs(
+    model: PovertyModel, out_dir: str | Path, wall_seconds: float, command: list[str] | None = None
+) -> dict[str, Path]:
+    """Write ``results.csv``, ``manifest.json`` and ``poverty_trajectory.png``, each atomically."""
+    out = Path(out_dir)
+    results = model.results()
+    png = trajectory_figure(
+        results,
+        f"povsim — {model.scenario.name} (seed {model.scenario.run.seed}, "
+        f"1 agent : {model.scenario.run.scale:g} households)",
+    )
+    paths = {
+        "results": write_csv(results, out / "results.csv"),
+        "figure": atomic_write(out / "poverty_trajectory.png", lambda fh: fh.write(png)),
+    }
+    paths["manifest"] = write_json(manifest(model, wall_seconds, command), out / "manifest.json")
+    return paths

@@ -1,0 +1,203 @@
+"""Scenario files: the run settings and parameter overrides of one what-if.
+
+A scenario is a TOML file in ``scenarios/``::
+
+    name = "baseline"
+    description = "..."
+    extends = "baseline.toml"      # optional: start from another scenario
+
+    [run]
+    end_year = 2020                # last simulated year (2015–2025)
+    scale = 1000                   # real households per household agent
+    seed = 20141231
+
+    [params]                       # overrides of povsim/params/*.toml, by key path
+    "economy.growth.farm" = 0.04
+    [params.population.causes]
+    illness = { east = 0.6 }       # a table replaces only the keys it gives
+
+Bad input (unknown key, wrong type, value out of range, shares not summing to 1, a cycle in
+``extends``, a missing or malformed file) raises :class:`PovsimInputError` naming the file
+and the key path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from povsim.errors import PovsimInputError
+from povsim.parameters import ParameterSet
+
+START_YEAR = 2014
+"""The initial state: the registry of 2014 (建档立卡)."""
+MAX_END_YEAR = 2025
+
+SCENARIO_DIR = Path("scenarios")
+DEFAULT_SCENARIO = SCENARIO_DIR / "baseline.toml"
+
+
+class RunSettings(BaseModel):
+    """How one run is set up: the years, the sampling scale and the seed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    end_year: int = Field(2020, ge=START_YEAR + 1, le=MAX_END_YEAR)
+    scale: float = Field(1000.0, ge=1.0, le=1e8)
+    seed: int = Field(20141231, ge=0, le=2**63 - 1)
+
+
+RUN_KEYS = tuple(RunSettings.model_fields)
+TOP_KEYS = ("name", "description", "extends", "run", "params")
+
+
+class Scenario(BaseModel):
+    """A resolved scenario: run settings, parameter overrides and the resolved parameters."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str
+    description: str = ""
+    path: str | None = None
+    run: RunSettings = RunSettings()
+    overrides: dict[str, Any] = {}
+    params: ParameterSet = Field(default_factory=ParameterSet.defaults, exclude=True)
+
+    def with_settings(
+        self,
+        *,
+        seed: int | None = None,
+        scale: float | None = None,
+        end_year: int | None = None,
+        origin: str = "argument",
+    ) -> Scenario:
+        """A copy with run settings replaced (each checked like a scenario file's)."""
+        updates = {k: v for k, v in (("seed", seed), ("scale", scale), ("end_year", end_year)) if v is not None}
+        if not updates:
+            return self
+        run = _run_settings({**self.run.model_dump(), **updates}, origin)
+        return self.model_copy(update={"run": run})
+
+    def with_overrides(self, overrides: Mapping[str, Any], origin: str = "--set") -> Scenario:
+        """A copy with ``key.path=value`` overrides: ``run.*`` keys or parameter paths."""
+        run_updates: dict[str, Any] = {}
+        param_updates: dict[str, Any] = {}
+        for key, value in overrides.items():
+            if key.startswith("run."):
+                sub = key[4:]
+                if sub not in RUN_KEYS:
+                    raise PovsimInputError(f"{origin}: unknown key {key!r}{_suggest(sub, RUN_KEYS, 'run.')}")
+                run_updates[sub] = float(value) if sub == "scale" and isinstance(value, int) else value
+            else:
+                param_updates[key.removeprefix("params.")] = value
+        run = _run_settings({**self.run.model_dump(), **run_updates}, origin) if run_updates else self.run
+        params = self.params.with_overrides(param_updates, origin)
+        return self.model_copy(update={"run": run, "params": params, "overrides": {**self.overrides, **param_updates}})
+
+
+def _suggest(name: str, choices: Iterable[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return (
+        f" (did you mean {prefix + close[0]!r}?)" if close else f" (allowed: {', '.join(prefix + c for c in choices)})"
+    )
+
+
+def _run_settings(data: Mapping[str, Any], origin: str) -> RunSettings:
+    data = dict(data)
+    if isinstance(data.get("scale"), int) and not isinstance(data.get("scale"), bool):
+        data["scale"] = float(data["scale"])
+    for key in data:
+        if key not in RUN_KEYS:
+            raise PovsimInputError(f"{origin}: unknown key 'run.{key}'{_suggest(key, RUN_KEYS, 'run.')}")
+    try:
+        return RunSettings(**data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise PovsimInputError(f"{origin}: run.{loc}: {err['msg']} (got {err.get('input')!r})") from None
+
+
+def flatten_overrides(table: Mapping[str, Any], params: ParameterSet, origin: str, prefix: str = "") -> dict[str, Any]:
+    """Turn a nested ``[params]`` table into ``{key.path: value}``.
+
+    Nesting stops at a parameter path: a table given for a table-valued parameter is its
+    (partial) value.
+    """
+    out: dict[str, Any] = {}
+    for name, value in table.items():
+        path = f"{prefix}.{name}" if prefix else name
+        if path in params or not isinstance(value, dict):
+            out[path] = value
+        else:
+            out.update(flatten_overrides(value, params, origin, path))
+    return out
+
+
+def load_scenario(path: str | Path, _stack: tuple[Path, ...] = ()) -> Scenario:
+    """Read and validate a scenario file, following ``extends``.
+
+    Raises:
+        PovsimInputError: the file is missing or malformed, a key is unknown, a value is
+            of the wrong type or out of range, or ``extends`` forms a cycle.
+    """
+    path = Path(path)
+    origin = str(path)
+    resolved = path.resolve()
+    if resolved in _stack:
+        chain = " -> ".join(str(p.name) for p in (*_stack, resolved))
+        raise PovsimInputError(f"{origin}: extends: cycle {chain}")
+    if not path.is_file():
+        raise PovsimInputError(f"scenario file not found: {origin}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PovsimInputError(f"{origin}: not valid TOML: {exc}") from None
+
+    for key in data:
+        if key not in TOP_KEYS:
+            raise PovsimInputError(f"{origin}: unknown key {key!r}{_suggest(key, TOP_KEYS)}")
+    for key in ("name", "description", "extends"):
+        if key in data and not isinstance(data[key], str):
+            raise PovsimInputError(f"{origin}: {key}: expected a string, got {data[key]!r}")
+    for key in ("run", "params"):
+        if key in data and not isinstance(data[key], dict):
+            raise PovsimInputError(f"{origin}: {key}: expected a table, got {data[key]!r}")
+
+    if "extends" in data:
+        base = load_scenario(path.parent / data["extends"], (*_stack, resolved))
+    else:
+        base = Scenario(name=path.stem)
+
+    run = _run_settings({**base.run.model_dump(), **data.get("run", {})}, origin)
+    overrides = flatten_overrides(data.get("params", {}), base.params, origin)
+    params = base.params.with_overrides(overrides, origin)
+    return Scenario(
+        name=data.get("name", path.stem),
+        description=data.get("description", base.description if "extends" in data else ""),
+        path=origin,
+        run=run,
+        overrides={**base.overrides, **overrides},
+        params=params,
+    )
+
+
+def parse_set(items: Iterable[str]) -> dict[str, Any]:
+    """Parse ``--set key.path=value`` arguments; values are read as TOML (``0.5``, ``true``,
+    ``{east = 0.1}``), anything else as a string."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not text.strip():
+            raise PovsimInputError(f"--set {item!r}: expected key.path=value")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        out[key] = value
+    return out
