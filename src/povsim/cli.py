@@ -21,7 +21,7 @@ from povsim.scenario import DEFAULT_SCENARIO, parse_set
 
 def _run(args: argparse.Namespace) -> int:
     from povsim.model import PovertyModel, resolve_scenario
-    from povsim.reporting import summary_table, write_outputs
+    from povsim.reporting import exit_mix_table, summary_table, write_outputs
 
     scenario = resolve_scenario(args.scenario)
     scenario = scenario.with_settings(seed=args.seed, scale=args.scale, end_year=args.end_year, origin="command line")
@@ -54,7 +54,10 @@ def _run(args: argparse.Namespace) -> int:
             f"{len(model.counties):,} county agents, seed {scenario.run.seed}, {wall:.1f} s"
         )
         print("People are national totals; 'survey' is the NBS headcount (observed to 2017).")
-        print(summary_table(model.results()))
+        results = model.results()
+        print(summary_table(results))
+        print()
+        print(exit_mix_table(results))
         for path in paths.values():
             print(f"wrote {path}")
     return 0

@@ -73,6 +73,7 @@ class Households:
     registered_year: np.ndarray  # int16, last registration year (0 never)
     exit_year: np.ndarray  # int16, last exit year (0 never)
     relapses: np.ndarray  # int8, times fallen back below the line after exit (返贫)
+    relapse_year: np.ndarray  # int16, year of the last relapse (0 never)
 
     @property
     def n(self) -> int:

@@ -16,48 +16,34 @@ from povsim.parameters import ParameterSet
 from povsim.streams import RandomStreams
 
 
-def income_parts(
+def medical_out_of_pocket(hh: Households, shocks: Shocks, params: ParameterSet) -> np.ndarray:
+    """This year's medical costs left to the household under basic insurance (yuan); the
+    health programme lowers them further for the registered poor."""
+    return shocks.medical_cost * (1.0 - np.where(hh.insured, params["shocks.illness.reimbursement"], 0.0))
+
+
+def market_income(
     hh: Households,
     shocks: Shocks,
     params: ParameterSet,
     streams: RandomStreams,
     year: int,
-    reimbursement: np.ndarray | float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """This year's household income in two parts (yuan): market income after shocks, and
-    transfers and property income net of out-of-pocket medical costs.
-
-    Args:
-        reimbursement: share of medical costs reimbursed for the insured; defaults to the
-            basic insurance rate ``shocks.illness.reimbursement`` (health programmes raise it).
-    """
-    if reimbursement is None:
-        reimbursement = params["shocks.illness.reimbursement"]
-    sigma = params["economy.growth.transitory_sigma"]
+    extra_sigma: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """This year's market income (yuan): persistent levels after the year's shocks — disaster
+    losses on farm income, lost work in an illness, a migrant's lost job — times a transitory
+    shock of mean one (log-sd ``economy.growth.transitory_sigma``, widened by ``extra_sigma``
+    where a programme exposes households to risk)."""
+    sigma = np.sqrt(params["economy.growth.transitory_sigma"] ** 2 + np.square(extra_sigma))
     transitory = np.exp(sigma * streams.get("income_transitory", year).standard_normal(hh.n) - 0.5 * sigma**2)
     lost_remittance = shocks.job_losers * hh.remittance * params["shocks.job_loss.remittance_lost"]
-    market = (
+    return (
         hh.farm * (1.0 - shocks.farm_loss) * (1.0 - shocks.lost_work)
         + hh.local_wage * (1.0 - shocks.lost_work)
         + (hh.migrants + shocks.job_losers) * hh.remittance
         - lost_remittance
         + hh.business
     ) * transitory
-    out_of_pocket = shocks.medical_cost * (1.0 - np.where(hh.insured, reimbursement, 0.0))
-    return market, hh.transfers + hh.property - out_of_pocket
-
-
-def realised_income(
-    hh: Households,
-    shocks: Shocks,
-    params: ParameterSet,
-    streams: RandomStreams,
-    year: int,
-    reimbursement: np.ndarray | float | None = None,
-) -> np.ndarray:
-    """This year's household income net of out-of-pocket medical costs (yuan)."""
-    market, other = income_parts(hh, shocks, params, streams, year, reimbursement)
-    return market + other
 
 
 def measure(hh: Households, income: np.ndarray, line: float, first: bool = False) -> None:

@@ -10,6 +10,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from povsim.attribution import ATTRIBUTION_CHANNELS, ExitAttribution
 from povsim.counties import County
 from povsim.dynamics.conditions import update_conditions
 from povsim.dynamics.demography import age
@@ -17,10 +18,11 @@ from povsim.dynamics.economy import grow_incomes, pension
 from povsim.dynamics.migration import migrate
 from povsim.dynamics.shocks import draw_shocks
 from povsim.households import EXITED, REGISTERED
-from povsim.measurement import income_parts, measure, realised_income
+from povsim.measurement import market_income, measure, medical_out_of_pocket
+from povsim.money import county_budgets
 from povsim.parameters import REGIONS
 from povsim.population import START_YEAR, build_population, fit_initial_incomes, poverty_line
-from povsim.programs import Programme
+from povsim.programs import CHANNELS, PROGRAMMES, ChannelLedger, Programme
 from povsim.registry import RegistryFlows, update_registry
 from povsim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from povsim.streams import RandomStreams
@@ -77,7 +79,8 @@ class PovertyModel(mesa.Model):
         geography: county and village tables.
         year: the last simulated year.
         programmes: programmes run each year between household choices and measurement.
-        datacollector: national reporters per year and the tidy ``results`` table.
+        datacollector: national reporters for each simulated year (2015 on) and the tidy
+            ``results`` table (2014 on).
     """
 
     def __init__(
@@ -106,15 +109,24 @@ class PovertyModel(mesa.Model):
         geo = self.geography
         # The end-2014 state: draw 2014's shocks, then scale incomes so the realised
         # income-poor match the 2014 survey headcount by region.
-        self.shocks = draw_shocks(self.households, geo, self.params, self.streams, self.year)
-        market, other = income_parts(self.households, self.shocks, self.params, self.streams, self.year)
-        fit_initial_incomes(self.households, targets, market, other, self.poverty_line)
-        measure(self.households, market + other, self.poverty_line, first=True)
+        hh = self.households
+        self.shocks = draw_shocks(hh, geo, self.params, self.streams, self.year)
+        market = market_income(hh, self.shocks, self.params, self.streams, self.year)
+        other = hh.transfers + hh.property - medical_out_of_pocket(hh, self.shocks, self.params)
+        fit_initial_incomes(hh, targets, market, other, self.poverty_line)
+        measure(hh, market + other, self.poverty_line, first=True)
         self.counties = [
             County(self, i, int(geo.county_region[i]), bool(geo.county_poor[i])) for i in range(geo.n_counties)
         ]
-        self.programmes: list[Programme] = []
+        self.ledger = ChannelLedger(hh.n)
+        self.guarantee_channel = np.full(hh.n, -1, np.int8)  # channel that last fixed a guarantee
+        self.guarantee_year = np.zeros(hh.n, np.int16)
+        self.programmes: list[Programme] = [cls(self) for cls in PROGRAMMES]
+        self.attribution = ExitAttribution(self)
+        self.out_of_pocket = np.zeros(hh.n)
         self.flows: RegistryFlows | None = None
+        self._exits_by_channel: np.ndarray | None = None
+        self._cohort_spending: dict[int, np.ndarray] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "year": "year",
@@ -126,7 +138,7 @@ class PovertyModel(mesa.Model):
             tables={"results": RESULT_COLUMNS},
         )
         self._latest: dict[tuple[str, str], float] = {}
-        self._collect()
+        self._collect(initial=True)
 
     # -- the year ---------------------------------------------------------------------
     def step(self) -> None:
@@ -139,13 +151,51 @@ class PovertyModel(mesa.Model):
         self.shocks = draw_shocks(hh, self.geography, p, s, y)
         migrate(hh, self.geography, p, s, y)
         update_conditions(hh, p, s, y)
-        for programme in self.programmes:
-            programme.step(self)
-        measure(hh, realised_income(hh, self.shocks, p, s, y), self.poverty_line)
-        self.flows = update_registry(hh, p, s, y, self.poverty_line)
+        self.out_of_pocket = medical_out_of_pocket(hh, self.shocks, p)
+        income = self.run_programmes()
+        measure(hh, income, self.poverty_line)
+        guaranteed = self.ledger.gain[self.programme("floor").index] > 0
+        self.flows = update_registry(hh, p, s, y, self.poverty_line, guaranteed)
+        threshold = self.poverty_line * (1.0 + p["registry.exit.income_margin"])
+        self._exits_by_channel = self.attribution.record(self.flows.exits, income, threshold)
         self._collect()
         if self.year >= self.end_year:
             self.running = False
+
+    def run_programmes(self) -> np.ndarray:
+        """Fund and run the programmes; return this year's household income (yuan).
+
+        Funds reach counties and are split across channels; each programme enrols and
+        applies its effects; then income is realised (market income after shocks, transfers,
+        property, programme transfers, less medical costs) and the means-tested floor tops it up.
+        """
+        hh, p = self.households, self.params
+        self.ledger.reset()
+        budgets = county_budgets(p, hh, self.geography.n_counties, self.year)
+        for programme in self.programmes:
+            if not programme.means_tested:
+                programme.step(self, budgets.get(programme.channel))
+        risk = sum((programme.income_risk(self) for programme in self.programmes), start=np.zeros(hh.n))
+        income = (
+            market_income(hh, self.shocks, p, self.streams, self.year, extra_sigma=risk)
+            + hh.transfers
+            + hh.property
+            - self.out_of_pocket
+            + self.ledger.transfer
+        )
+        before = self.ledger.transfer.copy()
+        for programme in self.programmes:
+            if programme.means_tested:
+                programme.step(self, None, income)
+        return income + (self.ledger.transfer - before)
+
+    def programme(self, channel: str) -> Programme:
+        """The programme of ``channel``."""
+        return next(prog for prog in self.programmes if prog.channel == channel)
+
+    def relocation_recent(self) -> np.ndarray:
+        """Households in their first years after relocation (employment places them first)."""
+        return self.programme("relocation").recently_moved(self.year)
 
     def run_model(self) -> None:
         """Run to ``end_year``."""
@@ -162,7 +212,9 @@ class PovertyModel(mesa.Model):
         """This year's national value of a measure."""
         return self._latest[("national", measure)]
 
-    def _collect(self) -> None:
+    def _collect(self, initial: bool = False) -> None:
+        """Add this year's rows to the results table; after a simulated year also collect the
+        model reporters (so that ``mesa.batch_run``'s step *i* is year 2015 + *i*)."""
         hh, geo = self.households, self.geography
         people = hh.people_weight.astype(np.float64)
         households = hh.weight.astype(np.float64)
@@ -197,13 +249,13 @@ class PovertyModel(mesa.Model):
         self._latest = {}
         table = "results"
         for name, arr in values.items():
-            for r, region in enumerate(REGIONS):
-                self._add_row(table, region, name, round(arr[r]))
-            self._add_row(table, "national", name, round(arr.sum()))
+            self._add_regions(name, "all", arr, integer=True)
         for r, region in enumerate(REGIONS):
             self._add_row(table, region, "incidence", stocks["poor_people"][r] / rural[r])
         self._add_row(table, "national", "incidence", stocks["poor_people"].sum() / rural.sum())
         self._add_row(table, "national", "poverty_line", self.poverty_line)
+        if self.flows is not None:
+            self._collect_channels()
 
         county_poor = np.bincount(hh.county, people * hh.poor, geo.n_counties)
         county_reg = np.bincount(hh.county, people * registered, geo.n_counties)
@@ -212,12 +264,67 @@ class PovertyModel(mesa.Model):
             county.poor_people = int(county_poor[county.index])
             county.registered_poor_people = int(county_reg[county.index])
             county.disaster_severity = float(severity[county.index])
-        self.datacollector.collect(self)
+        if not initial:
+            self.datacollector.collect(self)
 
-    def _add_row(self, table: str, region: str, measure: str, value: float) -> None:
-        self._latest[(region, measure)] = value
+    def _collect_channels(self) -> None:
+        """Per-channel rows: exits, spending, funds, beneficiaries, cost per exit, and the
+        sustained exits of the cohort three years back."""
+        ledger = self.ledger
+        exits = self._exits_by_channel
+        for c, channel in enumerate(ATTRIBUTION_CHANNELS):
+            self._add_regions("exits_people", channel, exits[c], integer=True)
+        for c, channel in enumerate(CHANNELS):
+            self._add_regions("spending_yuan", channel, ledger.spending[c])
+            self._add_regions("funds_yuan", channel, ledger.funds[c])
+            self._add_regions("beneficiaries_households", channel, ledger.beneficiaries[c], integer=True)
+            self._add_ratio("cost_per_exit_yuan", channel, ledger.spending[c], exits[c])
+        self._add_regions("spending_yuan", "all", ledger.spending.sum(axis=0))
+        self._add_regions("funds_yuan", "all", ledger.funds.sum(axis=0))
+        self._add_ratio("cost_per_exit_yuan", "all", ledger.spending.sum(axis=0), exits[:-1].sum(axis=0))
+        sustained = self.attribution.sustained(self.year)
+        if sustained is not None:
+            cohort_year, kept = sustained
+            spending = self._cohort_spending.pop(cohort_year)
+            for c, channel in enumerate(ATTRIBUTION_CHANNELS):
+                self._add_regions("sustained_exits_people", channel, kept[c], integer=True, year=cohort_year)
+                if c < len(CHANNELS):
+                    self._add_ratio("cost_per_sustained_exit_yuan", channel, spending[c], kept[c], year=cohort_year)
+            self._add_regions("sustained_exits_people", "all", kept.sum(axis=0), integer=True, year=cohort_year)
+        self._cohort_spending[self.year] = ledger.spending.copy()
+
+    def _add_regions(
+        self, measure: str, channel: str, by_region: np.ndarray, integer: bool = False, year: int | None = None
+    ) -> None:
+        values = [round(v) for v in by_region] if integer else [float(v) for v in by_region]
+        for r, region in enumerate(REGIONS):
+            self._add_row("results", region, measure, values[r], channel, year)
+        self._add_row("results", "national", measure, sum(values), channel, year)
+
+    def _add_ratio(
+        self, measure: str, channel: str, numerator: np.ndarray, denominator: np.ndarray, year: int | None = None
+    ) -> None:
+        """Rows of numerator / denominator where the denominator is positive."""
+        for r, region in enumerate(REGIONS):
+            if denominator[r] > 0:
+                self._add_row("results", region, measure, float(numerator[r] / denominator[r]), channel, year)
+        if denominator.sum() > 0:
+            self._add_row("results", "national", measure, float(numerator.sum() / denominator.sum()), channel, year)
+
+    def _add_row(
+        self, table: str, region: str, measure: str, value: float, channel: str = "all", year: int | None = None
+    ) -> None:
+        if channel == "all" and year is None:
+            self._latest[(region, measure)] = value
         self.datacollector.add_table_row(
-            table, {"year": self.year, "region": region, "measure": measure, "channel": "all", "value": value}
+            table,
+            {
+                "year": self.year if year is None else year,
+                "region": region,
+                "measure": measure,
+                "channel": channel,
+                "value": value,
+            },
         )
 
     def results(self) -> pd.DataFrame:

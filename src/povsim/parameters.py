@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import numbers
 import tomllib
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -81,15 +82,17 @@ def _type_name(value: Any) -> str:
 
 
 def _coerce_scalar(default: Any, new: Any, where: str) -> Any:
-    """Check that ``new`` has the type of ``default``; ints are accepted for floats."""
+    """Check that ``new`` has the type of ``default``; ints are accepted for floats, and numpy
+    scalars for their Python kinds."""
+    is_bool = isinstance(new, bool | np.bool_)
     if isinstance(default, bool):
-        if isinstance(new, bool):
-            return new
+        if is_bool:
+            return bool(new)
     elif isinstance(default, int):
-        if isinstance(new, int) and not isinstance(new, bool):
-            return new
+        if isinstance(new, numbers.Integral) and not is_bool:
+            return int(new)
     elif isinstance(default, float):
-        if isinstance(new, int | float) and not isinstance(new, bool):
+        if isinstance(new, numbers.Real) and not is_bool:
             if not math.isfinite(float(new)):
                 raise PovsimInputError(f"{where}: value {new!r} is not a finite number")
             return float(new)

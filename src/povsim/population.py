@@ -263,6 +263,7 @@ def build_population(
         registered_year=np.where(registered, START_YEAR, NO_YEAR).astype(np.int16),
         exit_year=np.zeros(n, np.int16),
         relapses=np.zeros(n, np.int8),
+        relapse_year=np.zeros(n, np.int16),
     )
     hh.income[:] = sum(hh.income_by_source().values())
     hh.income_pc[:] = hh.income / hh.size

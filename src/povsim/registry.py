@@ -39,21 +39,35 @@ class RegistryFlows:
         return self.new_registrations | self.reregistrations
 
 
-def exit_eligible(hh: Households, params: ParameterSet, line: float) -> np.ndarray:
+def exit_eligible(
+    hh: Households, params: ParameterSet, line: float, guaranteed: np.ndarray | None = None
+) -> np.ndarray:
     """Registered households meeting the exit standard: income stably above the line and
-    两不愁三保障."""
+    两不愁三保障.
+
+    Args:
+        guaranteed: households whose income is held at or above a standard by the floor
+            (兜底); their income counts as stable once it reaches the line (政策性兜底脱贫).
+    """
     stable = hh.income_pc >= line * (1.0 + params["registry.exit.income_margin"])
+    if guaranteed is not None:
+        stable |= guaranteed & (hh.income_pc >= line)
     return (hh.status == REGISTERED) & stable & hh.two_assurances_three_guarantees()
 
 
 def update_registry(
-    hh: Households, params: ParameterSet, streams: RandomStreams, year: int, line: float
+    hh: Households,
+    params: ParameterSet,
+    streams: RandomStreams,
+    year: int,
+    line: float,
+    guaranteed: np.ndarray | None = None,
 ) -> RegistryFlows:
     """Apply the year's exits, relapses and entries to the household table, in place."""
     n = hh.n
     r = "registry."
     status = hh.status.copy()
-    exits = exit_eligible(hh, params, line) & (
+    exits = exit_eligible(hh, params, line, guaranteed) & (
         streams.uniform("exit_verification", year, n) < params[r + "exit.verification_prob"]
     )
     relapses = (status == EXITED) & hh.poor & ~hh.poor_prev
@@ -74,4 +88,5 @@ def update_registry(
     hh.status[rereg | new] = REGISTERED
     hh.registered_year[rereg | new] = year
     hh.relapses += relapses.astype(np.int8)
+    hh.relapse_year[relapses] = year
     return RegistryFlows(exits, relapses, new, rereg)

@@ -52,6 +52,37 @@ def summary_table(results: pd.DataFrame) -> str:
     return table.to_string()
 
 
+PLAN_BATCHES = {
+    # the plan's five batches (五个一批), million people (000 lines 556, 622)
+    "industry": ("industry", 30.0),
+    "employment": ("employment (labour export)", 10.0),
+    "relocation": ("relocation + ecology", 10.0),
+    "ecology": ("relocation + ecology", 10.0),
+    "floor": ("floor (兜底)", 20.0),
+    "education": ("education (training → labour export)", None),
+}
+
+
+def exit_mix_table(results: pd.DataFrame) -> str:
+    """Cumulative exits by channel over the run beside the plan's five batches."""
+    ex = results[(results["region"] == "national") & (results["measure"] == "exits_people")
+                 & (results["channel"] != "all")]
+    if ex.empty:
+        return ""
+    by_channel = ex.groupby("channel")["value"].sum().sort_values(ascending=False)
+    total = by_channel.sum()
+    rows = []
+    for channel, value in by_channel.items():
+        plan = PLAN_BATCHES.get(channel)
+        plan_text = "" if plan is None or plan[1] is None else f"{plan[0]}: {plan[1]:.0f}M ({plan[1] / 70:.0%})"
+        if plan is not None and plan[1] is None:
+            plan_text = plan[0]
+        rows.append((channel, f"{value / 1e6:.2f}", f"{value / total:.0%}" if total else "", plan_text))
+    years = sorted(ex["year"].unique())
+    table = pd.DataFrame(rows, columns=["channel", "exits (M)", "share", "plan's five batches (of ~70M)"])
+    return f"Exits by channel {years[0]}–{years[-1]}:\n" + table.to_string(index=False)
+
+
 def trajectory_figure(results: pd.DataFrame, title: str) -> bytes:
     """Poor people by year against the official survey series up to 2017 and the 2020 target (PNG)."""
     nat = national(results)

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from povsim.errors import PovsimInputError
@@ -107,8 +108,19 @@ def _suggest(name: str, choices: Iterable[str], prefix: str = "") -> str:
     )
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars as the Python numbers they stand for (sweeps often build them)."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
 def _run_settings(data: Mapping[str, Any], origin: str) -> RunSettings:
-    data = dict(data)
+    data = {k: _plain(v) for k, v in data.items()}
     if isinstance(data.get("scale"), int) and not isinstance(data.get("scale"), bool):
         data["scale"] = float(data["scale"])
     for key in data:

@@ -1,0 +1,91 @@
+"""Attributing exits to channels, and which exits last.
+
+Rule. For a household that exits this year, let ``g_c`` be the income channel *c* produced
+for it this year (the ledger's gain) and ``base`` its income without any of them. If ``base``
+falls short of the exit standard, the exit is split across channels in proportion to ``g_c``:
+the Shapley value of the additive income-gain game, normalised to one exit. If ``base`` alone
+clears the standard, the income was the household's own; the exit then goes to the channel that
+last made one of its 两不愁三保障 guarantees hold during this registration (safe housing or water,
+insurance, schooling), and otherwise to ``own``.
+
+A **sustained exit** is one not followed by relapse within three years; cohorts are judged
+three years after their exit year.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from povsim.programs.base import CHANNELS, OWN
+
+if TYPE_CHECKING:
+    from povsim.model import PovertyModel
+
+ATTRIBUTION_CHANNELS: tuple[str, ...] = (*CHANNELS, OWN)
+SUSTAINED_YEARS = 3
+
+
+def round_to_total(values: np.ndarray, total: int) -> np.ndarray:
+    """Round non-negative values to whole numbers that sum exactly to ``total`` (largest
+    remainders)."""
+    if total <= 0 or values.sum() <= 0:
+        return np.zeros(values.shape, np.int64)
+    scaled = values * (total / values.sum())
+    out = np.floor(scaled).astype(np.int64)
+    short = total - int(out.sum())
+    out[np.argsort(-(scaled - out), kind="stable")[:short]] += 1
+    return out
+
+
+class ExitAttribution:
+    """Splits each year's exits across channels and follows cohorts for three years."""
+
+    def __init__(self, model: PovertyModel):
+        self.model = model
+        self.cohorts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def shares(self, idx: np.ndarray, income: np.ndarray, threshold: float) -> np.ndarray:
+        """Channel shares (household × channel incl. ``own``) of the exits of households ``idx``."""
+        m, hh = self.model, self.model.households
+        gain = m.ledger.gain[:, idx].T.astype(np.float64)
+        total = gain.sum(axis=1)
+        by_income = (income[idx] - total < threshold) & (total > 0)
+        out = np.zeros((idx.size, len(ATTRIBUTION_CHANNELS)))
+        out[:, :-1] = np.where(by_income[:, None], gain / np.where(total > 0, total, 1.0)[:, None], 0.0)
+        fixer = m.guarantee_channel[idx]
+        by_guarantee = ~by_income & (fixer >= 0) & (m.guarantee_year[idx] >= hh.registered_year[idx])
+        rows = np.flatnonzero(by_guarantee)
+        out[rows, fixer[rows]] = 1.0
+        out[:, -1] = ~by_income & ~by_guarantee
+        return out
+
+    def record(self, exits: np.ndarray, income: np.ndarray, threshold: float) -> np.ndarray:
+        """Attribute this year's exits; returns whole exit people by channel × region that sum
+        exactly to each region's exits."""
+        idx = np.flatnonzero(exits)
+        shares = self.shares(idx, income, threshold)
+        self.cohorts[self.model.year] = (idx, shares)
+        return self._by_region(idx, shares)
+
+    def sustained(self, year: int) -> tuple[int, np.ndarray] | None:
+        """The cohort of ``year - 3``: its exit people by channel × region that did not relapse
+        within three years, or None when there is no such cohort."""
+        cohort_year = year - SUSTAINED_YEARS
+        if cohort_year not in self.cohorts:
+            return None
+        idx, shares = self.cohorts.pop(cohort_year)
+        relapse = self.model.households.relapse_year[idx]
+        kept = ~((relapse > cohort_year) & (relapse <= year))
+        return cohort_year, self._by_region(idx[kept], shares[kept])
+
+    def _by_region(self, idx: np.ndarray, shares: np.ndarray) -> np.ndarray:
+        hh = self.model.households
+        people = hh.people_weight[idx].astype(np.float64)
+        out = np.zeros((len(ATTRIBUTION_CHANNELS), 3), np.int64)
+        for r in range(3):
+            m = hh.region[idx] == r
+            total = int(hh.people_weight[idx][m].sum())
+            out[:, r] = round_to_total((shares[m] * people[m, None]).sum(axis=0), total)
+        return out

@@ -1,0 +1,79 @@
+"""The money: funds by source and year, and their split to channels and counties.
+
+Three kinds of funding reach the programmes, all scaled by the lever ``budget.scale``:
+
+* the **pool**: the household-programme share of central and provincial special poverty
+  funds plus a share of the pooled agricultural funds, split across the pool channels by
+  ``budget.shares`` and across counties in proportion to their registered poor people;
+* the **relocation financing** (~600bn for 2016–2020, 002 line 265), split across counties in
+  proportion to their hazard-zone registered people;
+* **entitlements** (the 兜底 floor, health, school relief): funded at ``budget.scale`` of need.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from povsim.households import REGISTERED, Households
+from povsim.parameters import ParameterSet
+
+POOL_CHANNELS = ("industry", "employment", "ecology", "education", "credit")
+
+
+def yearly_series(values: dict[str, float], year: int, growth_after: float | None) -> float:
+    """A series given for documented years: the value of ``year``; 0 before the first year;
+    after the last, grown at ``growth_after`` a year, or 0 when ``growth_after`` is None."""
+    series = {int(y): float(v) for y, v in values.items()}
+    if year in series:
+        return series[year]
+    first, last = min(series), max(series)
+    if year < first or (year > last and growth_after is None):
+        return 0.0
+    if year > last:
+        return series[last] * (1.0 + growth_after) ** (year - last)
+    earlier = max(y for y in series if y < year)  # a gap inside the series: hold the earlier value
+    return series[earlier]
+
+
+def funds_by_source(params: ParameterSet, year: int) -> dict[str, float]:
+    """Funds in ``year`` by source (yuan), before the household-programme shares and the scale."""
+    b = "budget."
+    growth = params[b + "growth_after"]
+    return {
+        "central": yearly_series(params[b + "central_special_funds"], year, growth),
+        "provincial": yearly_series(params[b + "provincial_funds"], year, growth),
+        "pooled_agricultural": yearly_series(params[b + "pooled_agricultural_funds"], year, growth),
+        "relocation": yearly_series(params[b + "relocation_funds"], year, None),
+    }
+
+
+def pool_funds(params: ParameterSet, year: int) -> float:
+    """Yuan available to the pool channels in ``year``, after ``budget.scale``."""
+    f = funds_by_source(params, year)
+    b = "budget."
+    pool = (f["central"] + f["provincial"]) * params[b + "household_programme_share"] + f[
+        "pooled_agricultural"
+    ] * params[b + "pooled_share_to_households"]
+    return pool * params[b + "scale"]
+
+
+def county_budgets(params: ParameterSet, hh: Households, n_counties: int, year: int) -> dict[str, np.ndarray]:
+    """Each channel's budget per county (yuan), for the pool channels and relocation.
+
+    Pool funds follow registered poor people; relocation funds follow hazard-zone
+    registered people. A channel switched off gets nothing; its share is not redistributed.
+    """
+    people = hh.people_weight.astype(np.float64)
+    registered = hh.status == REGISTERED
+    reg_people = np.bincount(hh.county, people * registered, n_counties)
+    reg_share = reg_people / max(reg_people.sum(), 1.0)
+    pool = pool_funds(params, year)
+    shares = params["budget.shares"]
+    out = {}
+    for channel in POOL_CHANNELS:
+        enabled = params[f"programs.{channel}.enabled"]
+        out[channel] = reg_share * pool * shares[channel] * enabled
+    hz = np.bincount(hh.county, people * (registered & hh.hazard_zone), n_counties)
+    reloc = funds_by_source(params, year)["relocation"] * params["budget.scale"] * params["programs.relocation.enabled"]
+    out["relocation"] = hz / max(hz.sum(), 1.0) * reloc
+    return out

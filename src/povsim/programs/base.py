@@ -1,0 +1,219 @@
+"""The programme interface and the machinery every channel shares.
+
+A programme is one module (Starsim-style) that each year runs: eligibility → enrolment
+within its budget and capacity, by a targeting rule (poorest first unless the channel says
+otherwise) → effect on the household → duration → unit cost. What it does this year goes into
+the :class:`ChannelLedger`: the income it produced for each household (used to attribute
+exits to channels), the part of it paid directly (added to income), and its spending.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from povsim.households import NOT_REGISTERED, REGISTERED
+
+if TYPE_CHECKING:
+    from povsim.model import PovertyModel
+
+CHANNELS: tuple[str, ...] = (
+    "industry",
+    "employment",
+    "relocation",
+    "ecology",
+    "education",
+    "health",
+    "floor",
+    "credit",
+    "housing",
+)
+"""The programme channels, as they appear in the ``channel`` column of the results."""
+
+OWN = "own"
+"""Exits not carried by any programme: the household's own income growth."""
+
+
+class ChannelLedger:
+    """This year's programme income and spending, by channel.
+
+    Attributes:
+        gain: yuan of this year's household income due to each channel (channel × household);
+            the basis of exit attribution.
+        transfer: yuan paid directly to each household by all channels together (added to
+            income; the rest of ``gain`` is already inside market income, e.g. a placed
+            migrant's remittance).
+        spending: national yuan spent by each channel, by region (channel × 3).
+        beneficiaries: households reached by each channel this year, by region (channel × 3).
+    """
+
+    def __init__(self, n: int):
+        self.gain = np.zeros((len(CHANNELS), n), np.float32)
+        self.transfer = np.zeros(n, np.float64)
+        self.spending = np.zeros((len(CHANNELS), 3))
+        self.beneficiaries = np.zeros((len(CHANNELS), 3))
+        self.funds = np.zeros((len(CHANNELS), 3))
+
+    def reset(self) -> None:
+        self.gain[:] = 0.0
+        self.transfer[:] = 0.0
+        self.spending[:] = 0.0
+        self.beneficiaries[:] = 0.0
+        self.funds[:] = 0.0
+
+
+class Programme(ABC):
+    """One intervention channel.
+
+    Subclasses set ``channel`` and implement :meth:`step`; a channel whose rule needs this
+    year's income (the 兜底 floor) sets ``means_tested = True`` and runs after measurement of
+    the other incomes, receiving them in :meth:`step`.
+    """
+
+    channel: str = ""
+    means_tested: bool = False
+
+    def __init__(self, model: PovertyModel):
+        self.model = model
+        self.index = CHANNELS.index(self.channel)
+        self.enabled = bool(self.param("enabled"))
+
+    def param(self, key: str):
+        """This channel's parameter ``programs.<channel>.<key>``."""
+        return self.model.params[f"programs.{self.channel}.{key}"]
+
+    @abstractmethod
+    def step(self, model: PovertyModel, budget: np.ndarray | None, income: np.ndarray | None = None) -> None:
+        """Run one year: enrol within ``budget`` (yuan per county, or None for an
+        entitlement), apply effects, and record gains, transfers and spending."""
+
+    def income_risk(self, model: PovertyModel) -> np.ndarray | float:
+        """Added log-sd of this year's income for households the channel exposes to risk."""
+        return 0.0
+
+    # -- shared helpers ----------------------------------------------------------------
+    def record(
+        self,
+        idx: np.ndarray,
+        *,
+        gain: np.ndarray | float = 0.0,
+        transfer: np.ndarray | float = 0.0,
+        cost: np.ndarray | float = 0.0,
+    ) -> None:
+        """Record for households ``idx``: income gain and direct transfer (yuan per household)
+        and cost (yuan per household; multiplied by the weight into national yuan)."""
+        if idx.size == 0:
+            return
+        hh, ledger = self.model.households, self.model.ledger
+        gain = np.broadcast_to(np.asarray(gain, np.float64), idx.shape)
+        transfer = np.broadcast_to(np.asarray(transfer, np.float64), idx.shape)
+        cost = np.broadcast_to(np.asarray(cost, np.float64), idx.shape)
+        ledger.gain[self.index, idx] += gain.astype(np.float32)
+        ledger.transfer[idx] += transfer
+        w = hh.weight[idx].astype(np.float64)
+        region = hh.region[idx]
+        ledger.spending[self.index] += np.bincount(region, cost * w, 3)
+        ledger.beneficiaries[self.index] += np.bincount(region, w, 3)
+
+    def fixed_guarantee(self, idx: np.ndarray) -> None:
+        """Note that this channel made a guarantee of 两不愁三保障 hold for ``idx`` this year
+        (safe housing or water, insurance, schooling), for exit attribution."""
+        self.model.guarantee_channel[idx] = self.index
+        self.model.guarantee_year[idx] = self.model.year
+
+    def record_funds(self, funds_by_county: np.ndarray) -> None:
+        """Record the funds made available to the channel this year (yuan, by region)."""
+        region = self.model.geography.county_region
+        self.model.ledger.funds[self.index] += np.bincount(region, funds_by_county, 3)
+
+    def uniform(self, name: str) -> np.ndarray:
+        """This year's uniform per household from the channel's own stream ``name``."""
+        m = self.model
+        return m.streams.uniform(f"{self.channel}.{name}", m.year, m.households.n)
+
+    def registered(self) -> np.ndarray:
+        """Households in the registry now."""
+        return self.model.households.status == REGISTERED
+
+    def ever_registered(self) -> np.ndarray:
+        """Households registered now or exited: exited households keep their policies (摘帽不摘政策)."""
+        return self.model.households.status != NOT_REGISTERED
+
+    def members(self, idx: np.ndarray) -> np.ndarray:
+        """Household sizes of ``idx`` as floats (for yuan-per-person amounts)."""
+        return self.model.households.size[idx].astype(np.float64)
+
+    def poorest_first(self, idx: np.ndarray) -> np.ndarray:
+        """Targeting priority: last year's income per person against the line (lower first)."""
+        return self.model.households.income_pc[idx]
+
+    def select(
+        self,
+        idx: np.ndarray,
+        priority: np.ndarray,
+        cost: np.ndarray,
+        budget: np.ndarray | float,
+        by_county: bool = True,
+        name: str = "marginal",
+    ) -> np.ndarray:
+        """Enrol candidates ``idx`` in ``priority`` order while their cost fits the budget.
+
+        ``cost`` is yuan per household; the budget is national yuan, per county (``by_county``)
+        or one national amount. The candidate at which a county's budget runs out is enrolled
+        with probability equal to the share of its cost the remainder covers, so spending
+        matches the budget in expectation at any scale.
+        """
+        if idx.size == 0:
+            return idx
+        hh = self.model.households
+        total = cost * hh.weight[idx]
+        group = hh.county[idx] if by_county else np.zeros(idx.size, np.int64)
+        budget = np.atleast_1d(np.asarray(budget, np.float64))
+        return _fit(idx, priority, total, group, budget, self.uniform(name)[idx])
+
+    def cap(
+        self, idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, capacity: float, name: str = "capacity"
+    ) -> np.ndarray:
+        """Keep candidates in ``priority`` order while the national ``amount`` (households or
+        people, real units) stays within ``capacity``; the marginal one probabilistically."""
+        if idx.size == 0:
+            return idx
+        return _fit(
+            idx,
+            priority,
+            amount.astype(np.float64),
+            np.zeros(idx.size, np.int64),
+            np.array([max(capacity, 0.0)]),
+            self.uniform(name)[idx],
+        )
+
+
+def _fit(
+    idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, group: np.ndarray, budget: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """Vectorised knapsack-by-priority per group (see :meth:`Programme.select`)."""
+    order = np.lexsort((priority, group))
+    g = group[order]
+    a = amount[order]
+    cum = np.cumsum(a)
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    lengths = np.diff(np.r_[starts, g.size])
+    before = np.repeat(cum[starts] - a[starts], lengths)
+    spent = cum - before
+    limit = budget[g]
+    inside = spent <= limit
+    # the first candidate of each group that does not fit
+    prev_inside = np.r_[True, inside[:-1]]
+    first_in_group = np.zeros(g.size, bool)
+    first_in_group[starts] = True
+    marginal = ~inside & (prev_inside | first_in_group)
+    remaining = limit - (spent - a)
+    lucky = marginal & (u[order] * a < remaining)
+    return np.sort(idx[order[inside | lucky]])
+
+
+def active(until: np.ndarray, year: int) -> np.ndarray:
+    """Enrolments still running in ``year`` (``until`` is the last year, 0 = never enrolled)."""
+    return until >= year

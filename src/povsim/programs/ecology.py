@@ -1,0 +1,54 @@
+"""Ecology (生态补偿): ranger and grassland-keeper posts for registered poor people able to work
+in the poor counties (280k by 2017, 004 line 32; +400k by 2020, 001 line 275; 4,000 yuan a year,
+001 line 497), and payments for land in reforestation or grassland protection (5-year cycles,
+002 line 450). Pool-funded; posts and running payments are paid before new enrolments."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from povsim.money import yearly_series
+from povsim.programs.base import Programme, active
+
+
+class Ecology(Programme):
+    channel = "ecology"
+
+    def __init__(self, model):
+        super().__init__(model)
+        n = model.households.n
+        self.ranger = np.zeros(n, bool)
+        self.paid_until = np.zeros(n, np.int16)
+
+    def step(self, model, budget, income=None):
+        hh, y = model.households, model.year
+        wage = self.param("ranger_wage")
+        payment = self.param("compensation_per_mu") * self.param("compensation_land_share") * hh.land.astype(np.float64)
+        rangers = np.flatnonzero(self.ranger)
+        paid = np.flatnonzero(active(self.paid_until, y))
+
+        if self.enabled:
+            self.record_funds(budget)
+            committed = np.bincount(hh.county[rangers], wage * hh.weight[rangers], budget.size) + np.bincount(
+                hh.county[paid], payment[paid] * hh.weight[paid], budget.size
+            )
+            remaining = np.maximum(budget - committed, 0.0)
+            in_zone = model.geography.county_poor[hh.county] & self.registered()
+            posts = yearly_series(self.param("ranger_posts"), y, 0.0)
+            idx = np.flatnonzero(in_zone & ~self.ranger & (hh.workers > hh.migrants))
+            idx = self.cap(idx, self.poorest_first(idx), hh.weight[idx], posts - float(hh.weight[rangers].sum()))
+            new_rangers = self.select(
+                idx, self.poorest_first(idx), np.full(idx.size, float(wage)), remaining, name="rangers"
+            )
+            self.ranger[new_rangers] = True
+            remaining -= np.bincount(hh.county[new_rangers], wage * hh.weight[new_rangers], remaining.size)
+            idx = np.flatnonzero(in_zone & ~active(self.paid_until, y) & (self.paid_until == 0) & (hh.land > 0))
+            new_paid = self.select(
+                idx, self.poorest_first(idx), payment[idx], np.maximum(remaining, 0.0), name="compensation"
+            )
+            self.paid_until[new_paid] = y + self.param("compensation_years") - 1
+
+        rangers = np.flatnonzero(self.ranger)
+        self.record(rangers, gain=wage, transfer=wage, cost=wage)
+        paid = np.flatnonzero(active(self.paid_until, y))
+        self.record(paid, gain=payment[paid], transfer=payment[paid], cost=payment[paid])

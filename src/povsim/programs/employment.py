@@ -1,0 +1,51 @@
+"""Employment (转移就业): labour transfer with training and East–West matching for workers with
+schooling, and public-welfare posts and poverty-workshop jobs for the others. Relocated and
+zero-employment households first, so that each has at least one worker employed (003 line 41).
+Pool-funded; running posts are paid before new enrolments."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from povsim.programs.base import Programme, active
+
+
+class Employment(Programme):
+    channel = "employment"
+
+    def __init__(self, model):
+        super().__init__(model)
+        n = model.households.n
+        self.placed_until = np.zeros(n, np.int16)
+        self.post_until = np.zeros(n, np.int16)
+
+    def step(self, model, budget, income=None):
+        hh, y = model.households, model.year
+        wage = self.param("post_wage")
+        posts = np.flatnonzero(active(self.post_until, y))
+        post_cost = np.bincount(hh.county[posts], wage * hh.weight[posts], budget.size)
+
+        if self.enabled:
+            self.record_funds(budget)
+            home = hh.workers - hh.migrants
+            idx = np.flatnonzero(
+                self.registered() & (home > 0) & ~active(self.placed_until, y) & ~active(self.post_until, y)
+            )
+            relocated = model.relocation_recent()[idx]
+            zero_employment = hh.migrants[idx] == 0
+            priority = hh.income_pc[idx] - 1e6 * relocated - 1e5 * zero_employment
+            transfer = hh.skills[idx] >= 1
+            cost = np.where(transfer, self.param("transfer_cost_per_worker"), wage).astype(np.float64)
+            chosen = self.select(idx, priority, cost, np.maximum(budget - post_cost, 0.0))
+            by_transfer = chosen[hh.skills[chosen] >= 1]
+            by_post = chosen[hh.skills[chosen] < 1]
+            hh.migrants[by_transfer] += 1
+            self.placed_until[by_transfer] = y + self.param("transfer_years") - 1
+            self.post_until[by_post] = y + self.param("post_years") - 1
+            self.record(by_transfer, cost=self.param("transfer_cost_per_worker"))
+
+        posts = np.flatnonzero(active(self.post_until, y))
+        self.record(posts, gain=wage, transfer=wage, cost=wage)
+        # placed workers still away: their remittance is the channel's (already in market income)
+        placed = np.flatnonzero(active(self.placed_until, y) & (hh.migrants > 0))
+        self.record(placed, gain=hh.remittance[placed])

@@ -1,0 +1,34 @@
+"""Health (健康扶贫): insurance premiums paid, and basic insurance, critical-illness insurance
+and medical assistance together reimbursing about 90% of hospital costs of the registered
+poor, with out-of-pocket spending capped (001 line 513). An entitlement: funded at
+``budget.scale`` of need, poorest first."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from povsim.programs.base import Programme
+
+
+class Health(Programme):
+    channel = "health"
+
+    def step(self, model, budget, income=None):
+        if not self.enabled:
+            return
+        hh = model.households
+        idx = np.flatnonzero(self.ever_registered())
+        premium = self.param("premium_subsidy_per_person") * self.members(idx)
+        cost = model.shocks.medical_cost[idx]
+        with_programme = np.minimum(cost * (1.0 - self.param("reimbursement")), self.param("out_of_pocket_cap"))
+        saving = np.maximum(model.out_of_pocket[idx] - with_programme, 0.0)
+        need = premium + saving
+        funds = float((need * hh.weight[idx]).sum()) * model.params["budget.scale"]
+        model.ledger.funds[self.index] += (
+            np.bincount(hh.region[idx], need * hh.weight[idx], 3) * model.params["budget.scale"]
+        )
+        chosen = self.select(idx, self.poorest_first(idx), need, funds, by_county=False)
+        pos = np.searchsorted(idx, chosen)
+        self.fixed_guarantee(chosen[~hh.insured[chosen]])
+        hh.insured[chosen] = True
+        self.record(chosen, gain=saving[pos], transfer=saving[pos], cost=need[pos])

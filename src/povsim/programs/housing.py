@@ -1,0 +1,41 @@
+"""Safe housing and drinking water (危房改造, 饮水安全): the 住房安全 part of 三保障 and the
+water part of 两不愁三保障 for registered households.
+
+The existing dilapidated houses and unsafe water supplies of registered households are fixed
+at an even pace so that none is left by ``housing.target_year`` (002 line 66; 001 line 149),
+poorest first, at 12,500 yuan per house (000 line 2231) and a per-household cost of water works.
+An entitlement funded at ``budget.scale`` of the year's need. It pays no income: its exits are
+credited by the guarantee rule of :mod:`povsim.attribution`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from povsim.programs.base import Programme
+
+
+class Housing(Programme):
+    channel = "housing"
+
+    def step(self, model, budget, income=None):
+        if not self.enabled:
+            return
+        hh, y = model.households, model.year
+        idx = np.flatnonzero(self.ever_registered() & ~(hh.housing_safe & hh.water_safe))
+        years_left = max(self.param("target_year") - y + 1, 1)
+        share = 1.0 / years_left
+        idx = self.cap(idx, self.poorest_first(idx), hh.weight[idx], float(hh.weight[idx].sum()) * share)
+        cost = ~hh.housing_safe[idx] * float(self.param("renovation_cost")) + ~hh.water_safe[idx] * float(
+            self.param("water_cost")
+        )
+        need = float((cost * hh.weight[idx]).sum())
+        model.ledger.funds[self.index] += (
+            np.bincount(hh.region[idx], cost * hh.weight[idx], 3) * model.params["budget.scale"]
+        )
+        chosen = self.select(idx, self.poorest_first(idx), cost, need * model.params["budget.scale"], by_county=False)
+        pos = np.searchsorted(idx, chosen)
+        hh.housing_safe[chosen] = True
+        hh.water_safe[chosen] = True
+        self.fixed_guarantee(chosen)
+        self.record(chosen, cost=cost[pos])
