@@ -29,8 +29,9 @@ def test_registered_people_stock_flow_identity_is_exact(model, values, region):
         prev = values[(t - 1, region, "registered_poor_people")]
         now = values[(t, region, "registered_poor_people")]
         exits = values[(t, region, "exits_people")]
+        removed = values[(t, region, "removed_people")]  # the 2015–16 re-check (回头看)
         entries = values[(t, region, "entries_people")]
-        assert now == prev - exits + entries, (t, region)
+        assert now == prev - exits - removed + entries, (t, region)
 
 
 @pytest.mark.parametrize("region", ALL_REGIONS)
@@ -39,8 +40,9 @@ def test_registered_households_stock_flow_identity_is_exact(model, values, regio
         prev = values[(t - 1, region, "registered_poor_households")]
         now = values[(t, region, "registered_poor_households")]
         exits = values[(t, region, "exits_households")]
+        removed = values[(t, region, "removed_households")]
         entries = values[(t, region, "entries_households")]
-        assert now == prev - exits + entries, (t, region)
+        assert now == prev - exits - removed + entries, (t, region)
 
 
 @pytest.mark.parametrize("region", ALL_REGIONS)

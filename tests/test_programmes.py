@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from povsim import PovertyModel
+from povsim.allocation import fit_within
 from povsim.attribution import ATTRIBUTION_CHANNELS, round_to_total
 from povsim.errors import PovsimInputError
 from povsim.money import funds_by_source, pool_funds, yearly_series
 from povsim.parameters import ParameterSet
 from povsim.programs import CHANNELS
-from povsim.programs.base import _fit
 
 SCALE = 5000
 SEEDS = range(1, 11)
@@ -95,7 +95,8 @@ def test_floor_lifts_every_registered_household_without_labour_to_the_standard()
         hh = model.households
         # households in the registry (or exited) before this year's update; those registered
         # at this year's update are supported from next year
-        known = (hh.status != 0) & (hh.registered_year < model.year)
+        supported = (hh.status == 1) | ((hh.status == 2) & (model.year - hh.exit_year < 5))
+        known = supported & (hh.registered_year < model.year)
         without_labour = known & (hh.workers == 0)
         assert without_labour.any()
         assert (hh.income_pc[without_labour] >= floor.standard(model.year) - 1e-6).all(), model.year
@@ -181,9 +182,9 @@ def test_budget_fitting_respects_priority_and_budget():
     amount = np.full(10, 10.0)
     group = np.array([0] * 6 + [1] * 4)
     budget = np.array([30.0, 1000.0])
-    chosen = _fit(idx, priority, amount, group, budget, u=np.ones(10))  # u = 1: marginal never chosen
+    chosen = fit_within(idx, priority, amount, group, budget, u=np.ones(10))  # u = 1: marginal never chosen
     assert set(chosen) == {5, 4, 3, 6, 7, 8, 9}
-    lucky = _fit(idx, priority, amount, group, np.array([35.0, 0.0]), u=np.zeros(10))
+    lucky = fit_within(idx, priority, amount, group, np.array([35.0, 0.0]), u=np.zeros(10))
     assert set(lucky) == {5, 4, 3, 2}  # the marginal one with 5 of its 10 covered, u = 0 < 0.5
 
 

@@ -45,6 +45,7 @@ class ExitAttribution:
     def __init__(self, model: PovertyModel):
         self.model = model
         self.cohorts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.exit_channel = np.full(model.households.n, -1, np.int8)  # main channel of the last exit
 
     def shares(self, idx: np.ndarray, income: np.ndarray, threshold: float) -> np.ndarray:
         """Channel shares (household × channel incl. ``own``) of the exits of households ``idx``."""
@@ -67,6 +68,7 @@ class ExitAttribution:
         idx = np.flatnonzero(exits)
         shares = self.shares(idx, income, threshold)
         self.cohorts[self.model.year] = (idx, shares)
+        self.exit_channel[idx] = np.argmax(shares, axis=1) if idx.size else 0
         return self._by_region(idx, shares)
 
     def sustained(self, year: int) -> tuple[int, np.ndarray] | None:

@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     params = sub.add_parser("params", help="list parameters with value, unit and source")
     params.add_argument("pattern", nargs="?", default="", help="show only paths containing this text")
     params.set_defaults(func=_params)
+
+    from povsim.experiments.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -26,6 +26,7 @@ class Geography:
     county_region: np.ndarray  # int8
     county_poor: np.ndarray  # bool, one of the 832 poor counties
     county_size: np.ndarray  # float64, relative rural population
+    county_intensity: np.ndarray  # float64, relative depth of poverty (mean one): registered people per rural person
     village_county: np.ndarray  # int32
     village_poor: np.ndarray  # bool, registered poor village
     county_first_village: np.ndarray  # int64, villages of county c are first..first+n-1
@@ -51,6 +52,8 @@ def build_geography(params: ParameterSet, rng: np.random.Generator) -> Geography
     is_poor = np.concatenate([np.ones(poor.sum(), bool), np.zeros(other.sum(), bool)])
     n = region.shape[0]
     size = rng.lognormal(0.0, params["geography.counties.size_sigma"], n)
+    sigma = params["geography.counties.intensity_sigma"]
+    intensity = rng.lognormal(-0.5 * sigma**2, sigma, n)
 
     # 128k poor villages: a share inside the poor counties, the rest in the others,
     # spread in proportion to county size.
@@ -67,7 +70,7 @@ def build_geography(params: ParameterSet, rng: np.random.Generator) -> Geography
     village_county = np.repeat(np.arange(n, dtype=np.int32), villages)
     offset = np.arange(village_county.shape[0]) - first[village_county]
     village_poor = offset < poor_villages[village_county]
-    return Geography(region, is_poor, size, village_county, village_poor, first, villages, poor_villages)
+    return Geography(region, is_poor, size, intensity, village_county, village_poor, first, villages, poor_villages)
 
 
 def _apportion(total: int, shares: np.ndarray) -> np.ndarray:

@@ -17,13 +17,14 @@ from povsim.dynamics.demography import age
 from povsim.dynamics.economy import grow_incomes, pension
 from povsim.dynamics.migration import migrate
 from povsim.dynamics.shocks import draw_shocks
+from povsim.governance import Governance
 from povsim.households import EXITED, REGISTERED
 from povsim.measurement import market_income, measure, medical_out_of_pocket
 from povsim.money import county_budgets
 from povsim.parameters import REGIONS
 from povsim.population import START_YEAR, build_population, fit_initial_incomes, poverty_line
 from povsim.programs import CHANNELS, PROGRAMMES, ChannelLedger, Programme
-from povsim.registry import RegistryFlows, update_registry
+from povsim.registry import Registry, RegistryFlows
 from povsim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from povsim.streams import RandomStreams
 
@@ -44,8 +45,13 @@ FLOW_MEASURES = (
     "entries_households",
     "newly_registered_people",
     "reregistered_people",
+    "removed_people",
     "relapse_people",
+    "false_exits_people",
+    "false_exits_detected_people",
 )
+RELAPSE_YEARS = ("1y", "2y", "3y", "4y_plus")
+"""Relapse by years since exit: measures ``relapse_people_1y`` … ``relapse_people_4y_plus``."""
 
 
 def resolve_scenario(scenario: Scenario | str | Path | None) -> Scenario:
@@ -118,11 +124,13 @@ class PovertyModel(mesa.Model):
         self.counties = [
             County(self, i, int(geo.county_region[i]), bool(geo.county_poor[i])) for i in range(geo.n_counties)
         ]
-        self.ledger = ChannelLedger(hh.n)
+        self.ledger = ChannelLedger(hh.n, geo.n_counties)
         self.guarantee_channel = np.full(hh.n, -1, np.int8)  # channel that last fixed a guarantee
         self.guarantee_year = np.zeros(hh.n, np.int16)
         self.programmes: list[Programme] = [cls(self) for cls in PROGRAMMES]
         self.attribution = ExitAttribution(self)
+        self.registry = Registry(self)
+        self.governance = Governance(self)
         self.out_of_pocket = np.zeros(hh.n)
         self.flows: RegistryFlows | None = None
         self._exits_by_channel: np.ndarray | None = None
@@ -138,6 +146,7 @@ class PovertyModel(mesa.Model):
             tables={"results": RESULT_COLUMNS},
         )
         self._latest: dict[tuple[str, str], float] = {}
+        self.governance.record_state()
         self._collect(initial=True)
 
     # -- the year ---------------------------------------------------------------------
@@ -155,9 +164,10 @@ class PovertyModel(mesa.Model):
         income = self.run_programmes()
         measure(hh, income, self.poverty_line)
         guaranteed = self.ledger.gain[self.programme("floor").index] > 0
-        self.flows = update_registry(hh, p, s, y, self.poverty_line, guaranteed)
+        self.flows = self.registry.update(guaranteed)
         threshold = self.poverty_line * (1.0 + p["registry.exit.income_margin"])
         self._exits_by_channel = self.attribution.record(self.flows.exits, income, threshold)
+        self.governance.review()
         self._collect()
         if self.year >= self.end_year:
             self.running = False
@@ -171,7 +181,7 @@ class PovertyModel(mesa.Model):
         """
         hh, p = self.households, self.params
         self.ledger.reset()
-        budgets = county_budgets(p, hh, self.geography.n_counties, self.year)
+        budgets = county_budgets(p, hh, self.geography.n_counties, self.year, self.governance.fund_weights(self.year))
         for programme in self.programmes:
             if not programme.means_tested:
                 programme.step(self, budgets.get(programme.channel))
@@ -230,6 +240,7 @@ class PovertyModel(mesa.Model):
             "registered_income_poor_people": by_region(registered & hh.poor),
             "unregistered_income_poor_people": by_region(~registered & hh.poor),
             "exited_people": by_region(hh.status == EXITED),
+            "registered_not_income_poor_people": by_region(registered & ~hh.poor),
         }
         rural = self.params.region("population.rural_population")
         values: dict[str, np.ndarray] = dict(stocks)
@@ -243,9 +254,16 @@ class PovertyModel(mesa.Model):
                     "entries_households": by_region(f.entries, households),
                     "newly_registered_people": by_region(f.new_registrations),
                     "reregistered_people": by_region(f.reregistrations),
+                    "removed_people": by_region(f.removed),
+                    "removed_households": by_region(f.removed, households),
                     "relapse_people": by_region(f.relapses),
+                    "false_exits_people": by_region(f.false_exits),
+                    "false_exits_detected_people": by_region(f.false_exits_detected),
                 }
             )
+            since = self.year - hh.exit_year
+            for label, mask in zip(RELAPSE_YEARS, (since == 1, since == 2, since == 3, since >= 4), strict=True):
+                values[f"relapse_people_{label}"] = by_region(f.relapses & mask)
         self._latest = {}
         table = "results"
         for name, arr in values.items():
@@ -254,6 +272,12 @@ class PovertyModel(mesa.Model):
             self._add_row(table, region, "incidence", stocks["poor_people"][r] / rural[r])
         self._add_row(table, "national", "incidence", stocks["poor_people"].sum() / rural.sum())
         self._add_row(table, "national", "poverty_line", self.poverty_line)
+        gov = self.governance
+        county_exited = gov.exit_year > 0
+        village_exited = gov.village_exit_year > 0
+        self._add_regions("counties_exited", "all", np.bincount(geo.county_region, county_exited, 3), integer=True)
+        v_region = geo.county_region[geo.village_county]
+        self._add_regions("villages_exited", "all", np.bincount(v_region, village_exited, 3), integer=True)
         if self.flows is not None:
             self._collect_channels()
 
@@ -274,6 +298,14 @@ class PovertyModel(mesa.Model):
         exits = self._exits_by_channel
         for c, channel in enumerate(ATTRIBUTION_CHANNELS):
             self._add_regions("exits_people", channel, exits[c], integer=True)
+        relapsed = self.flows.relapses
+        hh = self.households
+        exit_channel = self.attribution.exit_channel[relapsed]
+        people = hh.people_weight[relapsed].astype(np.float64)
+        region = hh.region[relapsed]
+        for c, channel in enumerate(ATTRIBUTION_CHANNELS):
+            mask = exit_channel == c
+            self._add_regions("relapse_people", channel, np.bincount(region[mask], people[mask], 3), integer=True)
         for c, channel in enumerate(CHANNELS):
             self._add_regions("spending_yuan", channel, ledger.spending[c])
             self._add_regions("funds_yuan", channel, ledger.funds[c])

@@ -57,15 +57,18 @@ def pool_funds(params: ParameterSet, year: int) -> float:
     return pool * params[b + "scale"]
 
 
-def county_budgets(params: ParameterSet, hh: Households, n_counties: int, year: int) -> dict[str, np.ndarray]:
+def county_budgets(
+    params: ParameterSet, hh: Households, n_counties: int, year: int, weights: np.ndarray | float = 1.0
+) -> dict[str, np.ndarray]:
     """Each channel's budget per county (yuan), for the pool channels and relocation.
 
-    Pool funds follow registered poor people; relocation funds follow hazard-zone
-    registered people. A channel switched off gets nothing; its share is not redistributed.
+    Pool funds follow registered poor people (times ``weights`` per county: the deep-poverty
+    tilt); relocation funds follow hazard-zone registered people. A channel switched off gets
+    nothing; its share is not redistributed.
     """
     people = hh.people_weight.astype(np.float64)
     registered = hh.status == REGISTERED
-    reg_people = np.bincount(hh.county, people * registered, n_counties)
+    reg_people = np.bincount(hh.county, people * registered, n_counties) * weights
     reg_share = reg_people / max(reg_people.sum(), 1.0)
     pool = pool_funds(params, year)
     shares = params["budget.shares"]

@@ -325,14 +325,18 @@ def _place(
     )
     want_poor_county = rng.random(n) < in_poor_share
     county = np.empty(n, np.int64)
+    # registered households follow county size times the depth of poverty, so that counties
+    # differ in incidence at any scale; the others follow county size
     for r in range(3):
         for poor_flag in (True, False):
-            m = (region == r) & (want_poor_county == poor_flag)
             cand = np.flatnonzero((geo.county_region == r) & (geo.county_poor == poor_flag))
             if cand.size == 0:
                 cand = np.flatnonzero(geo.county_region == r)
-            w = geo.county_size[cand] / geo.county_size[cand].sum()
-            county[m] = cand[np.searchsorted(np.cumsum(w), rng.random(int(m.sum())) * (1 - 1e-12), side="right")]
+            for reg_flag in (True, False):
+                m = (region == r) & (want_poor_county == poor_flag) & (registered == reg_flag)
+                w = geo.county_size[cand] * (geo.county_intensity[cand] if reg_flag else 1.0)
+                cum = np.cumsum(w / w.sum())
+                county[m] = cand[np.searchsorted(cum, rng.random(int(m.sum())) * (1 - 1e-12), side="right")]
 
     n_villages = geo.county_villages[county]
     n_poor = geo.county_poor_villages[county]

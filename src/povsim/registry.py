@@ -1,28 +1,40 @@
-"""The registry (建档立卡): yearly exits, relapse and entries.
+"""The registry (建档立卡): yearly identification, exits, relapse and the 2015–16 re-check.
 
-At the annual update (31 December, 000 line 816):
+At the annual update (31 December, 000 line 816), with a household's income *assessed* with an
+error (``governance.assessment_sigma``), so that identification and exit make real inclusion
+and exclusion errors:
 
-* **exit** (退出): a registered household whose income per person is stably above the line
-  (by ``registry.exit.income_margin``) and whose 两不愁三保障 holds (schooling, basic medical
-  care, safe housing and water) is verified and leaves the registry with probability
-  ``registry.exit.verification_prob`` (000 lines 2655–2657);
+* **exit** (退出): a registered household whose assessed income per person is stably above the
+  line (by ``registry.exit.income_margin``; counties under pressure to exit relax this, see
+  :mod:`povsim.governance`) and whose 两不愁三保障 holds (schooling, basic medical care, safe
+  housing and water) is verified and leaves with probability ``registry.exit.verification_prob``
+  (000 lines 2655–2657). An exit of a household still below the line is a **false exit**; from
+  ``governance.evaluation.start_year`` the third-party evaluation detects a share of them and
+  reverses them (000 lines 254, 1501, 2594–2620);
 * **relapse** (返贫): an exited household whose income falls back below the line;
-* **entry**: a non-registered income-poor household is identified and registered, and an
-  exited household below the line is re-registered (004 line 28: systematically from 2017).
+* **entry**: a non-registered household assessed below the line is identified, within its
+  county's yearly quota (规模控制, 000 line 658), and an exited household below the line is
+  re-registered (004 line 28: systematically from 2017);
+* **re-check** (回头看, 2015–16): wrongly identified households are removed and income-poor
+  households left out are added (8.07M added, 9.29M removed, 000 line 816).
 
 Each household makes at most one registry move a year, so
-``registered(t) = registered(t-1) - exits(t) + entries(t)`` holds exactly.
+``registered(t) = registered(t-1) - exits(t) - removed(t) + entries(t)`` holds exactly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from povsim.allocation import fit_within
 from povsim.households import EXITED, NOT_REGISTERED, REGISTERED, Households
 from povsim.parameters import ParameterSet
-from povsim.streams import RandomStreams
+
+if TYPE_CHECKING:
+    from povsim.model import PovertyModel
 
 
 @dataclass
@@ -33,6 +45,9 @@ class RegistryFlows:
     relapses: np.ndarray
     new_registrations: np.ndarray
     reregistrations: np.ndarray
+    removed: np.ndarray
+    false_exits: np.ndarray  # attempted exits of households still below the line
+    false_exits_detected: np.ndarray  # of which the evaluation detected and reversed
 
     @property
     def entries(self) -> np.ndarray:
@@ -40,53 +55,113 @@ class RegistryFlows:
 
 
 def exit_eligible(
-    hh: Households, params: ParameterSet, line: float, guaranteed: np.ndarray | None = None
+    hh: Households,
+    params: ParameterSet,
+    line: float,
+    assessed: np.ndarray | None = None,
+    guaranteed: np.ndarray | None = None,
+    relax: np.ndarray | float = 0.0,
 ) -> np.ndarray:
-    """Registered households meeting the exit standard: income stably above the line and
-    两不愁三保障.
+    """Registered households meeting the exit standard: assessed income stably above the line
+    and 两不愁三保障.
 
     Args:
-        guaranteed: households whose income is held at or above a standard by the floor
-            (兜底); their income counts as stable once it reaches the line (政策性兜底脱贫).
+        assessed: assessed income per person (default: the true income per person).
+        guaranteed: households whose income the floor (兜底) holds at a standard; their income
+            counts as stable once it reaches the line (政策性兜底脱贫).
+        relax: share by which the income standard is relaxed (exit pressure), per household.
     """
-    stable = hh.income_pc >= line * (1.0 + params["registry.exit.income_margin"])
+    income = hh.income_pc if assessed is None else assessed
+    stable = income >= line * (1.0 + params["registry.exit.income_margin"]) * (1.0 - relax)
     if guaranteed is not None:
-        stable |= guaranteed & (hh.income_pc >= line)
+        stable |= guaranteed & (income >= line)
     return (hh.status == REGISTERED) & stable & hh.two_assurances_three_guarantees()
 
 
-def update_registry(
-    hh: Households,
-    params: ParameterSet,
-    streams: RandomStreams,
-    year: int,
-    line: float,
-    guaranteed: np.ndarray | None = None,
-) -> RegistryFlows:
-    """Apply the year's exits, relapses and entries to the household table, in place."""
-    n = hh.n
-    r = "registry."
-    status = hh.status.copy()
-    exits = exit_eligible(hh, params, line, guaranteed) & (
-        streams.uniform("exit_verification", year, n) < params[r + "exit.verification_prob"]
-    )
-    relapses = (status == EXITED) & hh.poor & ~hh.poor_prev
-    p_rereg = (
-        params[r + "relapse.reregistration_prob"]
-        if year >= params[r + "relapse.reregistration_from_year"]
-        else params[r + "relapse.reregistration_prob_before"]
-    )
-    rereg = (status == EXITED) & hh.poor & (streams.uniform("reregistration", year, n) < p_rereg)
-    new = (
-        (status == NOT_REGISTERED)
-        & hh.poor
-        & (streams.uniform("identification", year, n) < params[r + "entry.identification_prob"])
-    )
+class Registry:
+    """The yearly registry update, with its errors, for one model."""
 
-    hh.status[exits] = EXITED
-    hh.exit_year[exits] = year
-    hh.status[rereg | new] = REGISTERED
-    hh.registered_year[rereg | new] = year
-    hh.relapses += relapses.astype(np.int8)
-    hh.relapse_year[relapses] = year
-    return RegistryFlows(exits, relapses, new, rereg)
+    def __init__(self, model: PovertyModel):
+        self.model = model
+        self.false_exit = np.zeros(model.households.n, bool)  # exited while still below the line, undetected
+
+    def _uniform(self, name: str) -> np.ndarray:
+        m = self.model
+        return m.streams.uniform(f"registry.{name}", m.year, m.households.n)
+
+    def assessed_income(self, name: str = "assessment") -> np.ndarray:
+        """Income per person as the registry assesses it (mean-one log-normal error)."""
+        m = self.model
+        sigma = m.params["governance.assessment_sigma"]
+        z = m.streams.get(f"registry.{name}", m.year).standard_normal(m.households.n)
+        return m.households.income_pc * np.exp(sigma * z - 0.5 * sigma**2)
+
+    def update(self, guaranteed: np.ndarray | None = None) -> RegistryFlows:
+        """Apply the year's exits, removals, relapses and entries, in place."""
+        m, hh, p, y = self.model, self.model.households, self.model.params, self.model.year
+        line = m.poverty_line
+        status = hh.status.copy()
+        assessed = self.assessed_income()
+
+        relax = m.governance.exit_pressure(y)[hh.county]
+        exits = exit_eligible(hh, p, line, assessed, guaranteed, relax)
+        exits &= self._uniform("exit_verification") < p["registry.exit.verification_prob"]
+        false = exits & hh.poor
+        detected = np.zeros(hh.n, bool)
+        if p["governance.evaluation.enabled"] and y >= p["governance.evaluation.start_year"]:
+            detected = false & (self._uniform("evaluation") < p["governance.evaluation.detection_prob"])
+        exits &= ~detected
+
+        removed = np.zeros(hh.n, bool)
+        added = np.zeros(hh.n, bool)
+        if y == p["governance.recheck.year"]:
+            recheck = self.assessed_income("recheck_assessment")
+            removed = (
+                (status == REGISTERED)
+                & ~exits
+                & (recheck > line * p["governance.recheck.income_ratio"])
+                & (self._uniform("recheck_removal") < p["governance.recheck.removal_prob"])
+            )
+            added = (
+                (status == NOT_REGISTERED)
+                & hh.poor
+                & (self._uniform("recheck_addition") < p["governance.recheck.addition_prob"])
+            )
+
+        relapses = (status == EXITED) & hh.poor & ~hh.poor_prev
+        p_rereg = (
+            p["registry.relapse.reregistration_prob"]
+            if y >= p["registry.relapse.reregistration_from_year"]
+            else p["registry.relapse.reregistration_prob_before"]
+        )
+        rereg = (status == EXITED) & hh.poor & (self._uniform("reregistration") < p_rereg)
+        candidates = (
+            (status == NOT_REGISTERED)
+            & ~added
+            & (assessed < line)
+            & (self._uniform("identification") < p["registry.entry.identification_prob"])
+        )
+        new = added | self._within_quota(candidates, assessed)
+
+        hh.status[exits] = EXITED
+        hh.exit_year[exits] = y
+        hh.status[removed] = NOT_REGISTERED
+        hh.status[rereg | new] = REGISTERED
+        hh.registered_year[rereg | new] = y
+        hh.relapses += relapses.astype(np.int8)
+        hh.relapse_year[relapses] = y
+        self.false_exit[exits] = false[exits]
+        self.false_exit[rereg] = False
+        return RegistryFlows(exits, relapses, new, rereg, removed, false, detected)
+
+    def _within_quota(self, candidates: np.ndarray, assessed: np.ndarray) -> np.ndarray:
+        """Candidates a county may register this year: poorest first, up to its quota of
+        ``governance.entry_quota_share`` of the people its 2014 registry held (people)."""
+        m, hh = self.model, self.model.households
+        people = hh.people_weight.astype(np.float64)
+        quota = m.params["governance.entry_quota_share"] * m.governance.initial_registered
+        idx = np.flatnonzero(candidates)
+        chosen = fit_within(idx, assessed[idx], people[idx], hh.county[idx], quota, self._uniform("quota")[idx])
+        out = np.zeros(hh.n, bool)
+        out[chosen] = True
+        return out

@@ -65,8 +65,9 @@ PLAN_BATCHES = {
 
 def exit_mix_table(results: pd.DataFrame) -> str:
     """Cumulative exits by channel over the run beside the plan's five batches."""
-    ex = results[(results["region"] == "national") & (results["measure"] == "exits_people")
-                 & (results["channel"] != "all")]
+    ex = results[
+        (results["region"] == "national") & (results["measure"] == "exits_people") & (results["channel"] != "all")
+    ]
     if ex.empty:
         return ""
     by_channel = ex.groupby("channel")["value"].sum().sort_values(ascending=False)
@@ -151,7 +152,8 @@ def manifest(model: PovertyModel, wall_seconds: float, command: list[str] | None
 def write_outputs(
     model: PovertyModel, out_dir: str | Path, wall_seconds: float, command: list[str] | None = None
 ) -> dict[str, Path]:
-    """Write ``results.csv``, ``manifest.json`` and ``poverty_trajectory.png``, each atomically."""
+    """Write ``results.csv``, ``counties.csv`` (one row per county and year), ``manifest.json``
+    and ``poverty_trajectory.png``, each atomically."""
     out = Path(out_dir)
     results = model.results()
     png = trajectory_figure(
@@ -161,6 +163,7 @@ def write_outputs(
     )
     paths = {
         "results": write_csv(results, out / "results.csv"),
+        "counties": write_csv(model.governance.table(), out / "counties.csv"),
         "figure": atomic_write(out / "poverty_trajectory.png", lambda fh: fh.write(png)),
     }
     paths["manifest"] = write_json(manifest(model, wall_seconds, command), out / "manifest.json")

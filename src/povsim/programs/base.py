@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from povsim.households import NOT_REGISTERED, REGISTERED
+from povsim.allocation import fit_within
+from povsim.households import EXITED, REGISTERED
 
 if TYPE_CHECKING:
     from povsim.model import PovertyModel
@@ -49,19 +50,26 @@ class ChannelLedger:
         beneficiaries: households reached by each channel this year, by region (channel × 3).
     """
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, n_counties: int):
         self.gain = np.zeros((len(CHANNELS), n), np.float32)
         self.transfer = np.zeros(n, np.float64)
         self.spending = np.zeros((len(CHANNELS), 3))
         self.beneficiaries = np.zeros((len(CHANNELS), 3))
         self.funds = np.zeros((len(CHANNELS), 3))
+        self.county_spending = np.zeros(n_counties)
+        self.county_funds = np.zeros(n_counties)
 
     def reset(self) -> None:
-        self.gain[:] = 0.0
-        self.transfer[:] = 0.0
-        self.spending[:] = 0.0
-        self.beneficiaries[:] = 0.0
-        self.funds[:] = 0.0
+        for array in (
+            self.gain,
+            self.transfer,
+            self.spending,
+            self.beneficiaries,
+            self.funds,
+            self.county_spending,
+            self.county_funds,
+        ):
+            array[:] = 0.0
 
 
 class Programme(ABC):
@@ -116,6 +124,7 @@ class Programme(ABC):
         region = hh.region[idx]
         ledger.spending[self.index] += np.bincount(region, cost * w, 3)
         ledger.beneficiaries[self.index] += np.bincount(region, w, 3)
+        ledger.county_spending += np.bincount(hh.county[idx], cost * w, ledger.county_spending.size)
 
     def fixed_guarantee(self, idx: np.ndarray) -> None:
         """Note that this channel made a guarantee of 两不愁三保障 hold for ``idx`` this year
@@ -124,9 +133,19 @@ class Programme(ABC):
         self.model.guarantee_year[idx] = self.model.year
 
     def record_funds(self, funds_by_county: np.ndarray) -> None:
-        """Record the funds made available to the channel this year (yuan, by region)."""
+        """Record the funds made available to the channel this year (yuan per county)."""
         region = self.model.geography.county_region
         self.model.ledger.funds[self.index] += np.bincount(region, funds_by_county, 3)
+        self.model.ledger.county_funds += funds_by_county
+
+    def entitlement_funds(self, idx: np.ndarray, need: np.ndarray) -> float:
+        """Fund an entitlement at ``budget.scale`` of the need of households ``idx`` (yuan per
+        household); records the funds and returns the national amount."""
+        hh = self.model.households
+        by_county = np.bincount(hh.county[idx], need * hh.weight[idx], self.model.geography.n_counties)
+        funds = by_county * self.model.params["budget.scale"]
+        self.record_funds(funds)
+        return float(funds.sum())
 
     def uniform(self, name: str) -> np.ndarray:
         """This year's uniform per household from the channel's own stream ``name``."""
@@ -137,9 +156,13 @@ class Programme(ABC):
         """Households in the registry now."""
         return self.model.households.status == REGISTERED
 
-    def ever_registered(self) -> np.ndarray:
-        """Households registered now or exited: exited households keep their policies (摘帽不摘政策)."""
-        return self.model.households.status != NOT_REGISTERED
+    def supported(self) -> np.ndarray:
+        """Households the programmes support: registered now, or exited within
+        ``governance.post_exit_support_years`` (摘帽不摘政策)."""
+        hh, m = self.model.households, self.model
+        years = m.params["governance.post_exit_support_years"]
+        recent_exit = (hh.status == EXITED) & (m.year - hh.exit_year < years)
+        return (hh.status == REGISTERED) | recent_exit
 
     def members(self, idx: np.ndarray) -> np.ndarray:
         """Household sizes of ``idx`` as floats (for yuan-per-person amounts)."""
@@ -171,7 +194,7 @@ class Programme(ABC):
         total = cost * hh.weight[idx]
         group = hh.county[idx] if by_county else np.zeros(idx.size, np.int64)
         budget = np.atleast_1d(np.asarray(budget, np.float64))
-        return _fit(idx, priority, total, group, budget, self.uniform(name)[idx])
+        return fit_within(idx, priority, total, group, budget, self.uniform(name)[idx])
 
     def cap(
         self, idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, capacity: float, name: str = "capacity"
@@ -180,7 +203,7 @@ class Programme(ABC):
         people, real units) stays within ``capacity``; the marginal one probabilistically."""
         if idx.size == 0:
             return idx
-        return _fit(
+        return fit_within(
             idx,
             priority,
             amount.astype(np.float64),
@@ -188,30 +211,6 @@ class Programme(ABC):
             np.array([max(capacity, 0.0)]),
             self.uniform(name)[idx],
         )
-
-
-def _fit(
-    idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, group: np.ndarray, budget: np.ndarray, u: np.ndarray
-) -> np.ndarray:
-    """Vectorised knapsack-by-priority per group (see :meth:`Programme.select`)."""
-    order = np.lexsort((priority, group))
-    g = group[order]
-    a = amount[order]
-    cum = np.cumsum(a)
-    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
-    lengths = np.diff(np.r_[starts, g.size])
-    before = np.repeat(cum[starts] - a[starts], lengths)
-    spent = cum - before
-    limit = budget[g]
-    inside = spent <= limit
-    # the first candidate of each group that does not fit
-    prev_inside = np.r_[True, inside[:-1]]
-    first_in_group = np.zeros(g.size, bool)
-    first_in_group[starts] = True
-    marginal = ~inside & (prev_inside | first_in_group)
-    remaining = limit - (spent - a)
-    lucky = marginal & (u[order] * a < remaining)
-    return np.sort(idx[order[inside | lucky]])
 
 
 def active(until: np.ndarray, year: int) -> np.ndarray:

@@ -24,6 +24,9 @@ class Ecology(Programme):
         hh, y = model.households, model.year
         wage = self.param("ranger_wage")
         payment = self.param("compensation_per_mu") * self.param("compensation_land_share") * hh.land.astype(np.float64)
+        unsupported = ~self.supported()  # posts and payments end with post-exit support
+        self.ranger[unsupported] = False
+        self.paid_until[unsupported & (self.paid_until >= y)] = y - 1
         rangers = np.flatnonzero(self.ranger)
         paid = np.flatnonzero(active(self.paid_until, y))
 

@@ -23,7 +23,7 @@ class Education(Programme):
             self.record_funds(budget)
             remaining = budget.copy()
             # relief for school-age children
-            idx = np.flatnonzero(self.ever_registered() & (hh.children > 0))
+            idx = np.flatnonzero(self.supported() & (hh.children > 0))
             relief = (
                 self.param("relief_per_student") * self.param("school_age_share") * hh.children[idx].astype(np.float64)
             )

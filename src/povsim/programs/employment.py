@@ -22,6 +22,7 @@ class Employment(Programme):
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year
         wage = self.param("post_wage")
+        self.post_until[~self.supported()] = 0  # posts end with post-exit support
         posts = np.flatnonzero(active(self.post_until, y))
         post_cost = np.bincount(hh.county[posts], wage * hh.weight[posts], budget.size)
 

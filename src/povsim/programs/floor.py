@@ -30,12 +30,9 @@ class Floor(Programme):
         hh = model.households
         standard = self.standard(model.year)
         income_pc = income / hh.size
-        idx = np.flatnonzero(self.ever_registered() & (hh.workers == 0) & (income_pc < standard))
+        idx = np.flatnonzero(self.supported() & (hh.workers == 0) & (income_pc < standard))
         top_up = (standard - income_pc[idx]) * self.members(idx)
-        funds = float((top_up * hh.weight[idx]).sum()) * model.params["budget.scale"]
-        model.ledger.funds[self.index] += (
-            np.bincount(hh.region[idx], top_up * hh.weight[idx], 3) * model.params["budget.scale"]
-        )
+        funds = self.entitlement_funds(idx, top_up)
         chosen = self.select(idx, income_pc[idx], top_up, funds, by_county=False)
         pos = np.searchsorted(idx, chosen)
         self.record(chosen, gain=top_up[pos], transfer=top_up[pos], cost=top_up[pos])

@@ -17,16 +17,13 @@ class Health(Programme):
         if not self.enabled:
             return
         hh = model.households
-        idx = np.flatnonzero(self.ever_registered())
+        idx = np.flatnonzero(self.supported())
         premium = self.param("premium_subsidy_per_person") * self.members(idx)
         cost = model.shocks.medical_cost[idx]
         with_programme = np.minimum(cost * (1.0 - self.param("reimbursement")), self.param("out_of_pocket_cap"))
         saving = np.maximum(model.out_of_pocket[idx] - with_programme, 0.0)
         need = premium + saving
-        funds = float((need * hh.weight[idx]).sum()) * model.params["budget.scale"]
-        model.ledger.funds[self.index] += (
-            np.bincount(hh.region[idx], need * hh.weight[idx], 3) * model.params["budget.scale"]
-        )
+        funds = self.entitlement_funds(idx, need)
         chosen = self.select(idx, self.poorest_first(idx), need, funds, by_county=False)
         pos = np.searchsorted(idx, chosen)
         self.fixed_guarantee(chosen[~hh.insured[chosen]])

@@ -22,18 +22,15 @@ class Housing(Programme):
         if not self.enabled:
             return
         hh, y = model.households, model.year
-        idx = np.flatnonzero(self.ever_registered() & ~(hh.housing_safe & hh.water_safe))
+        idx = np.flatnonzero(self.supported() & ~(hh.housing_safe & hh.water_safe))
         years_left = max(self.param("target_year") - y + 1, 1)
         share = 1.0 / years_left
         idx = self.cap(idx, self.poorest_first(idx), hh.weight[idx], float(hh.weight[idx].sum()) * share)
         cost = ~hh.housing_safe[idx] * float(self.param("renovation_cost")) + ~hh.water_safe[idx] * float(
             self.param("water_cost")
         )
-        need = float((cost * hh.weight[idx]).sum())
-        model.ledger.funds[self.index] += (
-            np.bincount(hh.region[idx], cost * hh.weight[idx], 3) * model.params["budget.scale"]
-        )
-        chosen = self.select(idx, self.poorest_first(idx), cost, need * model.params["budget.scale"], by_county=False)
+        funds = self.entitlement_funds(idx, cost)
+        chosen = self.select(idx, self.poorest_first(idx), cost, funds, by_county=False)
         pos = np.searchsorted(idx, chosen)
         hh.housing_safe[chosen] = True
         hh.water_safe[chosen] = True

@@ -34,7 +34,7 @@ class Industry(Programme):
         # running projects may fail this year
         running = active(self.project_until, y)
         failed = running & (self.uniform("failure") < self.param("failure_prob"))
-        self.project_until[failed] = 0
+        self.project_until[failed | ~self.supported()] = 0  # support for projects ends with post-exit support
 
         if self.enabled:
             self.record_funds(budget)

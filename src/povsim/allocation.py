@@ -1,0 +1,34 @@
+"""Rationing by priority: who gets a place when money or places run out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def fit_within(
+    idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, group: np.ndarray, limit: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """Take candidates ``idx`` in ``priority`` order (lowest first) within each group while the
+    running sum of ``amount`` stays within the group's ``limit``.
+
+    The candidate at which a group's limit runs out is taken with probability equal to the share
+    of its amount the remainder covers (``u`` is its uniform draw), so that the total taken
+    matches the limit in expectation even when candidates are coarse (an agent standing for
+    thousands of households). Returns the chosen indices, sorted.
+    """
+    if idx.size == 0:
+        return idx
+    order = np.lexsort((priority, group))
+    g = group[order]
+    a = amount[order]
+    cum = np.cumsum(a)
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    lengths = np.diff(np.r_[starts, g.size])
+    spent = cum - np.repeat(cum[starts] - a[starts], lengths)
+    cap = limit[g]
+    inside = spent <= cap
+    first_in_group = np.zeros(g.size, bool)
+    first_in_group[starts] = True
+    marginal = ~inside & (np.r_[True, inside[:-1]] | first_in_group)
+    lucky = marginal & (u[order] * a < cap - (spent - a))
+    return np.sort(idx[order[inside | lucky]])

@@ -1,0 +1,225 @@
+"""The experiment commands of the ``povsim`` command line.
+
+    povsim batch SCENARIO... [--reps N] [--seed N] [--scale S] [--end-year Y] [--set K=V ...]
+                 [--executor serial|process|dask] [--workers K] [--address tcp://HOST:PORT] [--out DIR] [-q]
+    povsim sweep SCENARIO... --param K=V1,V2,... [--param ...] (same options)
+    povsim compare DIR [-q]
+
+Bad input ends with a one-line error and exit code 2 before any run starts or any file is
+written; a batch in which some runs failed ends with exit code 1 (rerun it to retry them);
+Ctrl-C ends with exit code 130, keeping every finished run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from povsim.errors import PovsimInputError
+from povsim.experiments.spec import DEFAULT_REPS
+
+if TYPE_CHECKING:
+    from povsim.experiments.compare import Comparison
+    from povsim.experiments.spec import Experiment
+
+DEFAULT_EXECUTOR = "process"
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``batch``, ``sweep`` and ``compare`` on the ``povsim`` sub-command parser."""
+    batch = sub.add_parser(
+        "batch",
+        help="run scenarios with replications (common random numbers) and compare them",
+        description="Run every SCENARIO --reps times; replication r uses the same seed in every scenario. "
+        "Writes runs.parquet, runs.csv, summary.csv, figures and manifest.json into --out; "
+        "rerunning the same command resumes.",
+    )
+    batch.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files (scenarios/*.toml)")
+    _add_common(batch)
+    batch.set_defaults(func=_batch)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a grid of parameter values (every combination) with replications",
+        description="Run SCENARIO at every combination of the --param values, --reps times each, with common "
+        "random numbers across grid points. Outputs as for batch, with one column per swept parameter.",
+    )
+    sweep.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario file(s) (scenarios/*.toml)")
+    sweep.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY.PATH=V1,V2,...",
+        help="a parameter and its values, e.g. budget.scale=0.5,0.75,1,1.25 (repeatable; the grid is every "
+        "combination)",
+    )
+    _add_common(sweep)
+    sweep.set_defaults(func=_batch)
+
+    compare = sub.add_parser(
+        "compare",
+        help="summarise a batch or sweep folder: summary.csv and figures",
+        description="Read DIR/runs.parquet (assembled from DIR/runs/ if missing) and write summary.csv "
+        "(mean and 5–95%% interval per scenario, year, region, measure and channel) and the figures "
+        "trajectories.png, exits_by_channel.png, relapse.png and frontier.png.",
+    )
+    compare.add_argument("dir", metavar="DIR", help="the --out folder of povsim batch or povsim sweep")
+    compare.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    compare.set_defaults(func=_compare)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--reps",
+        type=int,
+        default=DEFAULT_REPS,
+        help=f"replications per scenario and grid point (default {DEFAULT_REPS})",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="base seed: rep 0 uses it, rep r derives from it (default: the first scenario's run.seed)",
+    )
+    p.add_argument(
+        "--scale", type=float, help="real households per household agent for every run (default: each scenario's, 1000)"
+    )
+    p.add_argument("--end-year", type=int, help="last simulated year, 2015–2025 (default: each scenario's, 2020)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY.PATH=VALUE",
+        help="override a parameter in every scenario, e.g. economy.growth.farm=0.04 (repeatable)",
+    )
+    p.add_argument(
+        "--executor",
+        default=DEFAULT_EXECUTOR,
+        metavar="{serial,process,dask}",
+        help=f"where runs execute (default {DEFAULT_EXECUTOR}: a local process pool)",
+    )
+    p.add_argument("--workers", type=int, help="worker processes (default: the number of CPUs)")
+    p.add_argument(
+        "--address",
+        help="a running Dask scheduler, e.g. tcp://HOST:8786 (with --executor dask; default: start a local cluster)",
+    )
+    p.add_argument("--out", help="results folder (default: results/<command>_<scenarios>[_<parameters>])")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors, show no progress")
+
+
+def default_out(kind: str, scenario_names: list[str], params: list[str]) -> Path:
+    """``results/batch_baseline+weak_growth`` or ``results/sweep_baseline_budget.scale``."""
+    parts = [kind, "+".join(scenario_names)]
+    if params:
+        parts.append("+".join(params))
+    name = re.sub(r"[^A-Za-z0-9._+=-]+", "-", "_".join(parts))[:120]
+    return Path("results") / name
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from povsim.experiments.spec import build_experiment
+
+    if args.command == "sweep" and not args.param:
+        raise PovsimInputError("povsim sweep needs at least one --param key.path=value1,value2,...")
+    experiment = build_experiment(
+        args.scenarios,
+        params=getattr(args, "param", None) or (),
+        sets=args.set or (),
+        reps=args.reps,
+        seed=args.seed,
+        scale=args.scale,
+        end_year=args.end_year,
+        kind=args.command,
+    )
+    from povsim.experiments.compare import write_comparison
+    from povsim.experiments.executors import ExecutorOptions
+    from povsim.experiments.runner import run_experiment
+    from povsim.experiments.store import RunStore
+
+    ExecutorOptions.validate(args.executor, args.workers, args.address)
+    out = (
+        Path(args.out)
+        if args.out
+        else default_out(args.command, [s.name for s in experiment.scenarios], experiment.param_columns)
+    )
+    RunStore(out).check_compatible(experiment)
+    points = len(experiment.runs) // (len(experiment.scenarios) * experiment.reps)
+    scales = sorted({s.scale for s in experiment.scenarios})
+    if not args.quiet:
+        print(
+            f"povsim {args.command}: {len(experiment.scenarios)} scenario(s) × {points} grid point(s) × "
+            f"{experiment.reps} reps = {len(experiment.runs)} runs; 1 agent : {', '.join(f'{s:g}' for s in scales)} "
+            f"households; base seed {experiment.base_seed}; executor {args.executor} → {out}"
+        )
+    try:
+        report = run_experiment(
+            experiment,
+            out,
+            executor=args.executor,
+            workers=args.workers,
+            address=args.address,
+            progress=False if args.quiet else None,
+            command=["povsim", *sys.argv[1:]],
+        )
+    except KeyboardInterrupt:
+        done = len(RunStore(out).finished_keys() & {r.key for r in experiment.runs})
+        print(
+            f"povsim: interrupted; {done} of {len(experiment.runs)} runs are stored in {out / 'runs'}; "
+            "run the same command again to finish the rest",
+            file=sys.stderr,
+        )
+        return 130
+
+    comparison = write_comparison(out, report.runs) if not report.runs.empty else None
+    if not args.quiet:
+        rate = report.finished / report.wall_seconds * 60 if report.finished else 0.0
+        print(
+            f"{report.total} runs: {report.finished} run now, {report.skipped} already done, {len(report.failed)} "
+            f"failed; {report.wall_seconds:.1f} s ({rate:.0f} runs/min)"
+        )
+        if comparison is not None:
+            _print_comparison(comparison)
+        for path in report.paths + (comparison.paths if comparison else []):
+            print(f"wrote {path}")
+    if report.failed:
+        _print_failures(out, experiment, report.failed)
+        return 1
+    return 0
+
+
+def _print_comparison(comparison: Comparison) -> None:
+    from povsim.observed import FORECAST_ORIGIN, SURVEY_POOR_PEOPLE
+
+    print(
+        "People are national totals in millions, mean [5%, 95%] over replications; "
+        f"NBS survey {FORECAST_ORIGIN}: {SURVEY_POOR_PEOPLE[FORECAST_ORIGIN] / 1e6:.2f} M."
+    )
+    print(comparison.text())
+    for note in comparison.notes:
+        print(f"note: {note}")
+
+
+def _print_failures(out: Path, experiment: Experiment, failed: dict[str, str]) -> None:
+    labels = {r.key: r.label() for r in experiment.runs}
+    print(
+        f"povsim: {len(failed)} run(s) failed; the others are stored. Rerun the same command to retry:", file=sys.stderr
+    )
+    for key, message in list(failed.items())[:5]:
+        first = message.strip().splitlines()[0] if message.strip() else "?"
+        print(f"  {labels.get(key, key)}: {first} ({out / 'runs' / (key + '.error.json')})", file=sys.stderr)
+    if len(failed) > 5:
+        print(f"  ... and {len(failed) - 5} more ({out / 'runs'}/*.error.json)", file=sys.stderr)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from povsim.experiments.compare import write_comparison
+
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise PovsimInputError(f"{root}: no such folder")
+    comparison = write_comparison(root)
+    if not args.quiet:
+        _print_comparison(comparison)
+        for path in comparison.paths:
+            print(f"wrote {path}")
+    return 0

@@ -1,0 +1,190 @@
+"""Village and county exit (摘帽), exit pressure, and the deep-poverty tilt.
+
+* **Incidence.** A county's incidence is its registered poor people over its rural population
+  (poor counties hold ``governance.county.poor_county_rural_people`` on average; other counties
+  share the rest of their region's rural population, both in proportion to county size).
+* **County exit.** A poor county exits at the end of a year when its incidence is below 2%
+  (3% in the west) and a third-party evaluation, sampling ``governance.evaluation.sample_households``
+  households, finds wrong-exit and missed-identification rates below 2% and satisfaction of at
+  least 90% (三率一度; 000 lines 2659–2663; 001 notes §7). Exit is final.
+* **Village exit.** A poor village exits when its incidence is below the same thresholds. A
+  village's incidence is its county's incidence among poor-village residents times a fixed
+  village factor (log-normal, mean one), which keeps village exits meaningful at any scale.
+* **Exit pressure.** Poor counties plan to exit over ``governance.exit_pressure.plan_years``,
+  lowest initial incidence first; in the years up to the plan year they relax the household
+  exit standard, up to ``governance.exit_pressure.max``, and keep it relaxed after (000 lines
+  254, 816).
+* **Deep poverty.** The poor counties with the highest initial incidence are deep-poverty
+  counties; from ``governance.deep_poverty.from_year`` they weigh more in the pool funds (003).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from povsim.households import EXITED, NOT_REGISTERED, REGISTERED
+from povsim.parameters import REGIONS
+
+if TYPE_CHECKING:
+    from povsim.model import PovertyModel
+
+g = "governance."
+
+
+class Governance:
+    """County and village status, exit pressure and the county table."""
+
+    def __init__(self, model: PovertyModel):
+        self.model = model
+        p, geo, hh = model.params, model.geography, model.households
+        n = geo.n_counties
+        self.rural_people = self._rural_people()
+        people = hh.people_weight.astype(np.float64)
+        self.initial_registered = np.bincount(hh.county, people * (hh.status == REGISTERED), n)
+        # counties are ranked by their depth of poverty (expected incidence), not by the sampled
+        # incidence, so that plans and deep-poverty flags do not depend on the scale
+        incidence = geo.county_intensity
+
+        poor = geo.county_poor
+        self.exit_year = np.zeros(n, np.int16)  # year a poor county exited (摘帽), 0 not yet
+        plan = p[g + "exit_pressure.plan_years"]
+        rank = np.argsort(np.argsort(np.where(poor, incidence, np.inf), kind="stable"), kind="stable")
+        span = plan["to"] - plan["from"] + 1
+        self.plan_year = np.where(poor, plan["from"] + (rank * span) // max(int(poor.sum()), 1), 0).astype(np.int16)
+        deep_n = int(p[g + "deep_poverty.counties"])
+        deep_rank = np.argsort(np.argsort(np.where(poor, -incidence, np.inf), kind="stable"), kind="stable")
+        self.deep = poor & (deep_rank < deep_n)
+
+        sigma = p[g + "village.sigma"]
+        z = model.streams.get("governance.village_factor").standard_normal(geo.n_villages)
+        self.village_factor = np.exp(sigma * z - 0.5 * sigma**2)
+        self.village_exit_year = np.zeros(geo.n_villages, np.int16)
+        self.false_exit_people = np.zeros(n)
+        self.rows: list[pd.DataFrame] = []
+
+    def _rural_people(self) -> np.ndarray:
+        m = self.model
+        geo, p = m.geography, m.params
+        rural = p.region("population.rural_population")
+        out = np.zeros(geo.n_counties)
+        mean_poor = p[g + "county.poor_county_rural_people"]
+        for r in range(3):
+            poor = (geo.county_region == r) & geo.county_poor
+            other = (geo.county_region == r) & ~geo.county_poor
+            size = geo.county_size
+            if poor.any():
+                out[poor] = mean_poor * size[poor] / size[poor].mean()
+            left = max(rural[r] - out[poor].sum(), 0.0)
+            if other.any():
+                out[other] = left * size[other] / size[other].sum()
+        return np.maximum(out, 1.0)
+
+    # -- rules used during the year ----------------------------------------------------
+    def exit_pressure(self, year: int) -> np.ndarray:
+        """Per county, the share by which the household exit standard is relaxed this year."""
+        p = self.model.params
+        ramp = p[g + "exit_pressure.ramp_years"]
+        closeness = np.clip(1.0 - (self.plan_year - year) / ramp, 0.0, 1.0)
+        # the deadline presses on every poor county's remaining registered households, exited
+        # county or not (all must exit by 2020), so pressure depends on the plan year only
+        return np.where(self.model.geography.county_poor, p[g + "exit_pressure.max"] * closeness, 0.0)
+
+    def fund_weights(self, year: int) -> np.ndarray:
+        """Per county, the weight on its registered poor people in the pool allocation."""
+        p = self.model.params
+        extra = p[g + "deep_poverty.extra_funds"] if year >= p[g + "deep_poverty.from_year"] else 0.0
+        return 1.0 + extra * self.deep
+
+    # -- the end-of-year review --------------------------------------------------------
+    def review(self) -> None:
+        """Evaluate village and county exits at the end of the year, in place."""
+        m, p, hh, geo, y = self.model, self.model.params, self.model.households, self.model.geography, self.model.year
+        n = geo.n_counties
+        people = hh.people_weight.astype(np.float64)
+        registered = hh.status == REGISTERED
+        reg = np.bincount(hh.county, people * registered, n)
+        incidence = reg / self.rural_people
+        threshold = p.region(g + "county.incidence_threshold")[geo.county_region]
+
+        # rates an evaluation would find: wrong exits (exited falsely and still below the line)
+        # among exited households, missed poor (income-poor, never registered) among residents
+        exited_now = hh.status == EXITED
+        exited = np.bincount(hh.county, people * exited_now, n)
+        wrong = np.bincount(hh.county, people * (m.registry.false_exit & exited_now & hh.poor), n)
+        missed = np.bincount(hh.county, people * ((hh.status == NOT_REGISTERED) & hh.poor), n)
+        wrong_rate = np.divide(wrong, exited, out=np.zeros(n), where=exited > 0)
+        missed_rate = missed / self.rural_people
+        sample = int(p[g + "evaluation.sample_households"])
+        rng = m.streams.get("governance.evaluation", y)
+        wrong_found = rng.binomial(sample, np.clip(wrong_rate, 0, 1)) / sample
+        missed_found = rng.binomial(sample, np.clip(missed_rate, 0, 1)) / sample
+        satisfaction = (
+            p[g + "county.satisfaction_mean"] - wrong_rate + p[g + "county.satisfaction_sd"] * rng.standard_normal(n)
+        )
+        limit = p[g + "county.error_threshold"]
+        passes = (
+            (incidence < threshold)
+            & (wrong_found < limit)
+            & (missed_found < limit)
+            & (satisfaction >= p[g + "county.satisfaction_threshold"])
+        )
+        newly = geo.county_poor & (self.exit_year == 0) & passes
+        self.exit_year[newly] = y
+
+        # villages: the county's incidence among poor-village residents, times the village factor
+        in_poor_village = geo.village_poor[hh.village]
+        reg_pv = np.bincount(hh.county, people * registered * in_poor_village, n)
+        village_people = self.rural_people / geo.county_villages
+        pv_people = np.maximum(geo.county_poor_villages * village_people, 1.0)
+        pv_incidence = reg_pv / pv_people
+        v_county = geo.village_county
+        v_incidence = pv_incidence[v_county] * self.village_factor
+        v_threshold = p.region(g + "county.incidence_threshold")[geo.county_region[v_county]]
+        newly_v = geo.village_poor & (self.village_exit_year == 0) & (v_incidence < v_threshold)
+        self.village_exit_year[newly_v] = y
+
+        self.record_state()
+
+    def record_state(self) -> None:
+        """Append this year's rows to the county table."""
+        m, geo, hh = self.model, self.model.geography, self.model.households
+        n = geo.n_counties
+        people = hh.people_weight.astype(np.float64)
+        reg = np.bincount(hh.county, people * (hh.status == REGISTERED), n)
+        incidence = reg / self.rural_people
+        poor = np.bincount(hh.county, people * hh.poor, n)
+        status = np.where(~geo.county_poor, "non_poor", np.where(self.exit_year > 0, "exited", "poor"))
+        self.rows.append(
+            pd.DataFrame(
+                {
+                    "year": m.year,
+                    "county": np.arange(geo.n_counties),
+                    "region": np.array(REGIONS)[geo.county_region],
+                    "poor_county": geo.county_poor,
+                    "deep_poverty": self.deep,
+                    "rural_people": np.round(self.rural_people).astype(np.int64),
+                    "registered_poor_people": np.round(reg).astype(np.int64),
+                    "poor_people": np.round(poor).astype(np.int64),
+                    "incidence": incidence,
+                    "funds_yuan": m.ledger.county_funds.copy(),
+                    "spending_yuan": m.ledger.county_spending.copy(),
+                    "status": status,
+                    "exit_year": self.exit_year.copy(),
+                    "planned_exit_year": self.plan_year.copy(),
+                }
+            )
+        )
+
+    # -- reporting ---------------------------------------------------------------------
+    def counties_exited(self) -> int:
+        return int((self.exit_year > 0).sum())
+
+    def villages_exited(self) -> int:
+        return int((self.village_exit_year > 0).sum())
+
+    def table(self) -> pd.DataFrame:
+        """The county table: one row per county and year."""
+        return pd.concat(self.rows, ignore_index=True) if self.rows else pd.DataFrame()

@@ -1,0 +1,157 @@
+"""Registry governance: identification errors, the re-check, false exits and the evaluation,
+post-exit support, village and county exit (摘帽)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from povsim import PovertyModel
+from povsim.households import EXITED, REGISTERED
+
+SCALE = 5000
+SEEDS = range(1, 11)
+
+
+def run(seed: int = 1, end_year: int = 2020, **overrides) -> PovertyModel:
+    model = PovertyModel(seed=seed, scale=SCALE, end_year=end_year, **overrides)
+    model.run_model()
+    return model
+
+
+def national(results: pd.DataFrame, measure: str, channel: str = "all") -> pd.Series:
+    df = results[(results["measure"] == measure) & (results["region"] == "national") & (results["channel"] == channel)]
+    return df.set_index("year")["value"].sort_index()
+
+
+@pytest.fixture(scope="module")
+def baseline() -> PovertyModel:
+    return run()
+
+
+def test_county_and_village_exits_are_cumulative_and_bounded(baseline):
+    res = baseline.results()
+    counties = national(res, "counties_exited")
+    villages = national(res, "villages_exited")
+    assert list(counties.index) == list(range(2014, 2021))
+    assert (counties.diff().dropna() >= 0).all() and (villages.diff().dropna() >= 0).all()
+    assert counties.max() <= 832 and villages.max() <= 128_000
+    assert counties[2014] == 0 and villages[2014] == 0
+    assert counties[2020] > 0 and villages[2020] > 0
+
+
+def test_exited_counties_met_the_incidence_threshold(baseline):
+    table = baseline.governance.table()
+    exits = table[(table["exit_year"] == table["year"]) & (table["status"] == "exited")]
+    assert not exits.empty
+    limit = exits["region"].map({"east": 0.02, "central": 0.02, "west": 0.03})
+    assert (exits["incidence"] < limit).all()
+    # every poor county appears every year; exit is final
+    assert (table.groupby("year")["poor_county"].sum() == 832).all()
+    status = table[table["poor_county"]].pivot(index="county", columns="year", values="status")
+    exited = status.eq("exited")
+    assert (exited.astype(int).diff(axis=1).fillna(0) >= 0).all().all()
+
+
+def test_counties_csv_is_written(tmp_path):
+    from povsim.cli import main
+
+    assert main(["run", "--scale", "20000", "--end-year", "2016", "--out", str(tmp_path), "-q"]) == 0
+    table = pd.read_csv(tmp_path / "counties.csv")
+    assert {"year", "county", "region", "incidence", "funds_yuan", "status"} <= set(table.columns)
+    assert set(table["year"]) == {2014, 2015, 2016}
+    assert len(table) == 3 * table["county"].nunique()
+
+
+def test_recheck_removes_and_adds_in_its_year_only(baseline):
+    res = baseline.results()
+    removed = national(res, "removed_people")
+    assert removed[2015] > 0 and (removed.drop(2015) == 0).all()
+    no_recheck = run(end_year=2015, **{"governance.recheck.year": 0}).results()
+    assert national(no_recheck, "removed_people")[2015] == 0
+    assert national(res, "newly_registered_people")[2015] > national(no_recheck, "newly_registered_people")[2015]
+
+
+def test_false_exits_are_recorded_and_the_evaluation_detects_some(baseline):
+    res = baseline.results()
+    false = national(res, "false_exits_people")
+    detected = national(res, "false_exits_detected_people")
+    assert false.sum() > 0
+    assert (detected <= false).all()
+    assert detected[2015] == 0  # the first evaluation covers 2016 (004 line 22)
+    assert detected.loc[2016:].sum() > 0
+
+
+def test_no_false_exits_without_assessment_error_or_pressure():
+    res = run(end_year=2017, **{"governance.assessment_sigma": 0.0, "governance.exit_pressure.max": 0.0}).results()
+    assert (national(res, "false_exits_people") == 0).all()
+
+
+def test_turning_the_evaluation_off_raises_undetected_false_exits():
+    def undetected(model: PovertyModel) -> float:
+        hh = model.households
+        mask = model.registry.false_exit & (hh.status == EXITED)
+        return float(hh.people_weight[mask].sum())
+
+    on = [undetected(run(seed=s, end_year=2018)) for s in SEEDS]
+    off = [undetected(run(seed=s, end_year=2018, **{"governance.evaluation.enabled": False})) for s in SEEDS]
+    assert np.mean(off) > np.mean(on)
+    off_results = run(end_year=2018, **{"governance.evaluation.enabled": False}).results()
+    assert (national(off_results, "false_exits_detected_people") == 0).all()
+
+
+def test_cutting_post_exit_support_raises_relapse():
+    """Over ten seeds, ending support at exit raises relapse 2016–2020 against the default."""
+    def relapse(**kw) -> float:
+        return float(national(run(**kw).results(), "relapse_people").sum())
+
+    default = np.mean([relapse(seed=s) for s in SEEDS])
+    none = np.mean([relapse(seed=s, **{"governance.post_exit_support_years": 0}) for s in SEEDS])
+    assert none > default
+
+
+def test_relapse_by_years_since_exit_and_by_channel_add_up(baseline):
+    res = baseline.results()
+    total = national(res, "relapse_people")
+    by_years = sum(national(res, f"relapse_people_{k}") for k in ("1y", "2y", "3y", "4y_plus"))
+    assert (by_years == total.loc[by_years.index]).all()
+    by_channel = res[(res["measure"] == "relapse_people") & (res["region"] == "national") & (res["channel"] != "all")]
+    sums = by_channel.groupby("year")["value"].sum()
+    assert (sums == total.loc[sums.index]).all()
+
+
+def test_registered_measures_gap(baseline):
+    res = baseline.results()
+    reg = national(res, "registered_poor_people")
+    parts = national(res, "registered_income_poor_people") + national(res, "registered_not_income_poor_people")
+    assert (parts == reg).all()
+
+
+def test_entry_quota_limits_new_registrations():
+    tight = run(end_year=2016, **{"governance.entry_quota_share": 0.0, "governance.recheck.year": 0}).results()
+    assert (national(tight, "newly_registered_people").loc[2015:] == 0).all()
+
+
+def test_exit_pressure_rises_toward_the_plan_year(baseline):
+    gov = baseline.governance
+    poor = baseline.geography.county_poor
+    assert set(np.unique(gov.plan_year[poor])) == set(range(2016, 2021))
+    early = gov.exit_pressure(2015)[poor]
+    late = gov.exit_pressure(2020)[poor]
+    assert (late >= early).all() and late.max() == pytest.approx(baseline.params["governance.exit_pressure.max"])
+    assert (gov.exit_pressure(2020)[~poor] == 0).all()
+
+
+def test_deep_poverty_counties_are_the_deepest_and_get_more_funds_from_2018(baseline):
+    gov, geo = baseline.governance, baseline.geography
+    assert gov.deep.sum() == 334
+    assert geo.county_intensity[gov.deep].min() >= geo.county_intensity[geo.county_poor & ~gov.deep].max()
+    assert (gov.fund_weights(2017) == 1).all()
+    assert (gov.fund_weights(2018)[gov.deep] > 1).all()
+
+
+def test_registry_statuses_stay_consistent(baseline):
+    hh = baseline.households
+    assert (hh.exit_year[hh.status == EXITED] > 0).all()
+    assert (hh.registered_year[hh.status == REGISTERED] >= 2014).all()
