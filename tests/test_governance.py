@@ -155,3 +155,17 @@ def test_registry_statuses_stay_consistent(baseline):
     hh = baseline.households
     assert (hh.exit_year[hh.status == EXITED] > 0).all()
     assert (hh.registered_year[hh.status == REGISTERED] >= 2014).all()
+
+
+def test_without_the_recheck_the_identity_is_exits_and_entries_only():
+    """registered(t) = registered(t-1) - exits(t) + entries(t) exactly, every year and region,
+    when the 2015–16 re-check (the only source of removals) is off."""
+    res = run(end_year=2018, **{"governance.recheck.year": 0}).results()
+    allc = res[res["channel"] == "all"].set_index(["year", "region", "measure"])["value"]
+    for region in ("national", "east", "central", "west"):
+        for t in range(2015, 2019):
+            for unit in ("people", "households"):
+                prev = allc[(t - 1, region, f"registered_poor_{unit}")]
+                now = allc[(t, region, f"registered_poor_{unit}")]
+                assert allc[(t, region, f"removed_{unit}")] == 0
+                assert now == prev - allc[(t, region, f"exits_{unit}")] + allc[(t, region, f"entries_{unit}")]
