@@ -36,7 +36,10 @@ STOCK_MEASURES = (
     "registered_poor_households",
     "registered_income_poor_people",
     "unregistered_income_poor_people",
+    "registered_not_income_poor_people",
     "exited_people",
+    "counties_exited",
+    "villages_exited",
 )
 FLOW_MEASURES = (
     "exits_people",
@@ -46,6 +49,7 @@ FLOW_MEASURES = (
     "newly_registered_people",
     "reregistered_people",
     "removed_people",
+    "removed_households",
     "relapse_people",
     "false_exits_people",
     "false_exits_detected_people",
