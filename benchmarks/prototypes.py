@@ -33,7 +33,7 @@ separate environment to reproduce them (``pip install numba``).
 
 Usage (from the repository root)::
 
-    python benchmarks/prototypes.py               # 1:1 sizes: 51.7M agents, 30M candidates (~9 GiB peak)
+    python benchmarks/prototypes.py               # 1:1 sizes: 51.7M agents, 30M candidates (~6 GiB peak)
     python benchmarks/prototypes.py --quick       # 1/10 of that
 """
 
