@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from povsim import PovertyModel
-from povsim.allocation import fit_within
-from povsim.attribution import ATTRIBUTION_CHANNELS, round_to_total
+from povsim.allocation import apportion, fit_within
+from povsim.attribution import ATTRIBUTION_CHANNELS
 from povsim.errors import PovsimInputError
 from povsim.money import funds_by_source, pool_funds, yearly_series
 from povsim.parameters import ParameterSet
@@ -166,12 +166,12 @@ def test_yearly_series_rules():
     assert yearly_series(values, 2018, None) == 0.0
 
 
-def test_round_to_total_is_exact():
+def test_apportion_is_exact():
     rng = np.random.default_rng(0)
     for _ in range(200):
         values = rng.random(10) * rng.integers(1, 10**6)
         total = int(rng.integers(0, 10**7))
-        out = round_to_total(values, total)
+        out = apportion(total, values)
         assert out.sum() == total
         assert (out >= 0).all()
 

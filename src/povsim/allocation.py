@@ -5,6 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 
+def apportion(total: int, weights: np.ndarray) -> np.ndarray:
+    """Split the whole number ``total`` in proportion to non-negative ``weights`` into whole
+    numbers that sum exactly to it (largest remainders first; all zero when there is nothing
+    to split)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if total <= 0 or weights.sum() <= 0:
+        return np.zeros(weights.shape, np.int64)
+    raw = weights * (total / weights.sum())
+    out = np.floor(raw).astype(np.int64)
+    short = total - int(out.sum())
+    out[np.argsort(-(raw - out), kind="stable")[:short]] += 1
+    return out
+
+
 def fit_within(
     idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, group: np.ndarray, limit: np.ndarray, u: np.ndarray
 ) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from povsim.allocation import apportion
 from povsim.programs.base import CHANNELS, OWN
 
 if TYPE_CHECKING:
@@ -25,18 +26,6 @@ if TYPE_CHECKING:
 
 ATTRIBUTION_CHANNELS: tuple[str, ...] = (*CHANNELS, OWN)
 SUSTAINED_YEARS = 3
-
-
-def round_to_total(values: np.ndarray, total: int) -> np.ndarray:
-    """Round non-negative values to whole numbers that sum exactly to ``total`` (largest
-    remainders)."""
-    if total <= 0 or values.sum() <= 0:
-        return np.zeros(values.shape, np.int64)
-    scaled = values * (total / values.sum())
-    out = np.floor(scaled).astype(np.int64)
-    short = total - int(out.sum())
-    out[np.argsort(-(scaled - out), kind="stable")[:short]] += 1
-    return out
 
 
 class ExitAttribution:
@@ -89,5 +78,5 @@ class ExitAttribution:
         for r in range(3):
             m = hh.region[idx] == r
             total = int(hh.people_weight[idx][m].sum())
-            out[:, r] = round_to_total((shares[m] * people[m, None]).sum(axis=0), total)
+            out[:, r] = apportion(total, (shares[m] * people[m, None]).sum(axis=0))
         return out

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from povsim.allocation import apportion
 from povsim.parameters import REGIONS, ParameterSet
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def build_geography(params: ParameterSet, rng: np.random.Generator) -> Geography
     poor_villages = np.zeros(n, np.int64)
     for mask, total in ((is_poor, inside), (~is_poor, n_poor_villages - inside)):
         w = size * mask
-        poor_villages += _apportion(total, w / w.sum())
+        poor_villages += apportion(total, w)
     other_villages = np.full(n, int(params["geography.villages.other_per_county"]), np.int64)
     villages = poor_villages + other_villages
     first = np.concatenate([[0], np.cumsum(villages)[:-1]])
@@ -71,16 +72,6 @@ def build_geography(params: ParameterSet, rng: np.random.Generator) -> Geography
     offset = np.arange(village_county.shape[0]) - first[village_county]
     village_poor = offset < poor_villages[village_county]
     return Geography(region, is_poor, size, intensity, village_county, village_poor, first, villages, poor_villages)
-
-
-def _apportion(total: int, shares: np.ndarray) -> np.ndarray:
-    """Split an integer total by shares, largest remainders first (sums exactly to total)."""
-    raw = shares * total
-    out = np.floor(raw).astype(np.int64)
-    short = total - int(out.sum())
-    if short > 0:
-        out[np.argsort(raw - out)[::-1][:short]] += 1
-    return out
 
 
 class County(mesa.Agent):

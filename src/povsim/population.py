@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from povsim.allocation import apportion
 from povsim.counties import Geography, build_geography
 from povsim.households import NO_YEAR, NOT_REGISTERED, REGISTERED, Households
 from povsim.parameters import ParameterSet
@@ -113,11 +114,11 @@ def build_population(
     size_shares = params[pop + "household_size_shares"]
     mean_size = float(np.dot(np.arange(1, len(size_shares) + 1), size_shares))
 
-    reg_hh = _split(int(params[pop + "registry_2014.households"]), reg_share)
-    reg_people = _split(int(params[pop + "registry_2014.people"]), reg_share)
+    reg_hh = apportion(int(params[pop + "registry_2014.households"]), reg_share)
+    reg_people = apportion(int(params[pop + "registry_2014.people"]), reg_share)
     unreg_poor = params[pop + "unregistered_poor_people"] * survey_share
     survey_poor = params[pop + "survey_2014.poor_people"] * survey_share
-    unreg_people = _split(
+    unreg_people = apportion(
         round(params[pop + "unregistered_poor_people"] + params[pop + "near_poor_people"]), survey_share
     )
     unreg_hh = np.round(unreg_people / mean_size).astype(np.int64)
@@ -302,15 +303,6 @@ def fit_initial_incomes(
     for level in (hh.farm, hh.local_earnings, hh.remittance, hh.business):
         level *= factor
     market *= factor
-
-
-def _split(total: int, shares: np.ndarray) -> np.ndarray:
-    """Integer split of ``total`` by shares that sums exactly to ``total``."""
-    raw = shares / shares.sum() * total
-    out = np.floor(raw).astype(np.int64)
-    short = total - int(out.sum())
-    out[np.argsort(raw - out)[::-1][:short]] += 1
-    return out
 
 
 def _place(
