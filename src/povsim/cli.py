@@ -107,9 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_argument("pattern", nargs="?", default="", help="show only paths containing this text")
     params.set_defaults(func=_params)
 
+    from povsim.calibration.cli import add_commands as add_calibration_commands
     from povsim.experiments.cli import add_commands
 
     add_commands(sub)
+    add_calibration_commands(sub)
     return parser
 
 

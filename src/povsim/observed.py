@@ -29,6 +29,10 @@ REGISTERED_POOR_PEOPLE = {
 }
 """Registry (建档立卡) stock, people."""
 
+COUNTIES_EXITED = {2016: 28}
+"""Poor counties (of 832) that had exited (摘帽) by the end of 2016: 28, announced in 2017 by the
+State Council poverty alleviation office (MODEL.md, calibration protocol)."""
+
 TARGET_2020_POOR_PEOPLE = 0
 """All rural poor under the current standard out of poverty by 2020 (002 lines 55, 59)."""
 

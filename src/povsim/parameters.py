@@ -116,7 +116,15 @@ class ParameterSet:
 
     @classmethod
     def defaults(cls) -> ParameterSet:
-        """The default parameters shipped in ``povsim/params/``."""
+        """The default parameters: those of ``povsim/params/`` with the calibrated values of
+        ``povsim/calibration/calibrated.toml`` (written by ``povsim calibrate``) in place of the
+        assumed ones, each with its calibration provenance as source."""
+        return cls(copy.deepcopy(_load_calibrated()))
+
+    @classmethod
+    def priors(cls) -> ParameterSet:
+        """The documented parameters of ``povsim/params/`` before calibration (the assumed values
+        each uncertain parameter is calibrated from)."""
         return cls(copy.deepcopy(_load_defaults()))
 
     def __getitem__(self, path: str) -> Any:
@@ -259,3 +267,61 @@ def _load_defaults() -> dict[str, Parameter]:
         with entry.open("rb") as fh:
             _walk(tomllib.load(fh), stem, out, f"params/{entry.name}")
     return out
+
+
+CALIBRATED_FILE = "calibration/calibrated.toml"
+"""Where ``povsim calibrate`` writes calibrated values, inside the ``povsim`` package."""
+
+
+def calibrated_path() -> Any:
+    """The calibrated-values file of the installed package (it may not exist)."""
+    return resources.files("povsim") / CALIBRATED_FILE
+
+
+def read_calibrated(path: Any | None = None) -> dict[str, Any]:
+    """The calibrated-values file as a dict (``meta`` and ``parameters``), or {} when absent.
+
+    Raises:
+        PovsimInputError: the file is not valid TOML.
+    """
+    path = calibrated_path() if path is None else path
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise PovsimInputError(f"{path}: not valid TOML: {exc}") from None
+
+
+def apply_calibration(params: dict[str, Parameter], data: Mapping[str, Any], origin: str) -> dict[str, Parameter]:
+    """``params`` with each calibrated value of ``data`` in place, its source the calibration's.
+
+    Raises:
+        PovsimInputError: naming ``origin`` and the key, when a calibrated path is unknown or
+            its value is of the wrong type or outside the parameter's bounds.
+    """
+    out = dict(params)
+    meta = data.get("meta", {})
+    for path, item in data.get("parameters", {}).items():
+        if path not in out:
+            raise PovsimInputError(
+                f"{origin}: parameters.{path}: no such parameter (recalibrate with povsim calibrate)"
+            )
+        if not isinstance(item, dict) or "value" not in item:
+            raise PovsimInputError(f"{origin}: parameters.{path}: expected a table with a value")
+        p = out[path]
+        value = _validated_value(p, item["value"], None, f"{origin}: parameters.{path}")
+        source = (
+            f"calibrated by povsim calibrate on {meta.get('targets', 'the 2014–2017 targets')}, "
+            f"{meta.get('date', '?')}, povsim {meta.get('version', '?')}; "
+            f"prior {p.value!r} ({p.source})"
+        )
+        out[path] = p.model_copy(update={"value": value, "source": source})
+    return out
+
+
+@cache
+def _load_calibrated() -> dict[str, Parameter]:
+    path = calibrated_path()
+    return apply_calibration(_load_defaults(), read_calibrated(path), f"povsim/{CALIBRATED_FILE}")

@@ -20,6 +20,7 @@ import povsim
 from povsim.io import atomic_write, write_csv, write_json
 from povsim.model import PovertyModel
 from povsim.observed import FORECAST_ORIGIN, REGISTERED_POOR_PEOPLE, SURVEY_POOR_PEOPLE, TARGET_2020_POOR_PEOPLE
+from povsim.parameters import read_calibrated
 
 SUMMARY_MEASURES = {
     "poverty_line": ("line", 1.0, "{:,.0f}"),
@@ -119,6 +120,11 @@ def trajectory_figure(results: pd.DataFrame, title: str) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
+    return png_bytes(fig)
+
+
+def png_bytes(fig: plt.Figure) -> bytes:
+    """A figure as PNG bytes (for atomic writing); the figure is closed."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
@@ -139,6 +145,7 @@ def manifest(model: PovertyModel, wall_seconds: float, command: list[str] | None
         "household_agents": model.households.n,
         "county_agents": len(model.counties),
         "overrides": sc.overrides,
+        "calibration": read_calibrated().get("meta", None),
         "parameters": model.parameters(),
         "povsim_version": povsim.__version__,
         "mesa_version": mesa.__version__,

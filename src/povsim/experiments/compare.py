@@ -20,7 +20,6 @@ Figures (PNG, written atomically into the experiment folder):
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from povsim.experiments.spec import CORE_COLUMNS, format_value, is_number
 from povsim.experiments.store import SUMMARY_CSV, RunStore
 from povsim.io import atomic_write, write_csv
 from povsim.observed import FORECAST_ORIGIN, SURVEY_POOR_PEOPLE, TARGET_2020_POOR_PEOPLE
+from povsim.reporting import png_bytes
 
 TARGET_YEAR = 2020
 """The campaign's deadline: no rural poor under the current standard by the end of 2020."""
@@ -201,13 +201,6 @@ def _colors(n: int) -> list:
     return [cmap(i / max(n - 1, 1)) for i in range(n)]
 
 
-def _png(fig: plt.Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def _legend(ax: plt.Axes, n: int) -> None:
     if n > 6:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
@@ -299,7 +292,7 @@ def trajectories_figure(runs: pd.DataFrame, title: str) -> bytes:
     ax.set_title(title)
     _legend(ax, len(gs) + 2)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def exits_figure(runs: pd.DataFrame, title: str, title_total: str | None = None) -> tuple[bytes, str | None]:
@@ -330,7 +323,7 @@ def exits_figure(runs: pd.DataFrame, title: str, title_total: str | None = None)
         ax.grid(axis="x", alpha=0.3)
         ax.set_title(title)
         fig.tight_layout()
-        return _png(fig), None
+        return png_bytes(fig), None
     note = "no exits by channel in these results (no programme reported a channel): total registry exits shown"
     fig, ax = plt.subplots(figsize=(10, 5.2) if len(gs) > 6 else (8.5, 5), dpi=120)
     _bands(ax, runs, gs, "exits_people", 1e6)
@@ -343,7 +336,7 @@ def exits_figure(runs: pd.DataFrame, title: str, title_total: str | None = None)
     _legend(ax, len(gs))
     _note(ax, note)
     fig.tight_layout()
-    return _png(fig), note
+    return png_bytes(fig), note
 
 
 def relapse_figure(runs: pd.DataFrame, title: str) -> bytes:
@@ -359,7 +352,7 @@ def relapse_figure(runs: pd.DataFrame, title: str) -> bytes:
     ax.set_title(title)
     _legend(ax, len(gs))
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def frontier_figure(runs: pd.DataFrame, subtitle: str) -> tuple[bytes | None, str | None]:
@@ -451,7 +444,7 @@ def frontier_figure(runs: pd.DataFrame, subtitle: str) -> tuple[bytes | None, st
     if note:
         _note(ax, note)
     fig.tight_layout()
-    return _png(fig), note
+    return png_bytes(fig), note
 
 
 # -- the command ------------------------------------------------------------------------

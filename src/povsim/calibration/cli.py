@@ -1,0 +1,264 @@
+"""The calibration commands of the ``povsim`` command line.
+
+    povsim calibrate [SCENARIO] [--quick] [--fit PATH,...] [--params-file FILE] [--workers K] [--out DIR] [-q]
+    povsim forecast [SCENARIO] [--reps N] [--workers K] [--out DIR] [-q]
+    povsim sensitivity [SCENARIO] --method morris|sobol [--n N] [--reps R] [--vary SET] [--end-year Y]
+                       [--workers K] [--out DIR] [-q]
+
+Bad input ends with a one-line error and exit code 2 before any run starts or any file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from povsim.errors import PovsimInputError
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``calibrate``, ``forecast`` and ``sensitivity`` on the ``povsim`` parser."""
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit the uncertain parameters to the 2014–2017 targets and write them for the baseline",
+        description="Fit parameters to the survey headcounts 2015–2017, the end-2015 registry stock and the 2016 "
+        "county exits (nothing after 2017), write the calibrated values (with provenance and posterior draws) to the "
+        "parameter data every run uses, and a fit report (fit.csv, fit.png) into --out.",
+    )
+    _scenario_arg(cal)
+    cal.add_argument("--quick", action="store_true", help="a small fit for a smoke test (about a minute)")
+    cal.add_argument(
+        "--fit",
+        metavar="PATH,...",
+        help="comma-separated parameters to fit instead of the default set (each needs a calibration range)",
+    )
+    cal.add_argument(
+        "--params-file",
+        metavar="FILE",
+        help="where to write the calibrated values (default: the package's calibration/calibrated.toml, "
+        "which every run reads)",
+    )
+    _common(cal, "results/calibration")
+    cal.set_defaults(func=_calibrate)
+
+    fc = sub.add_parser(
+        "forecast",
+        help="forecast 2018–2020 with 90%% intervals beside naive linear and log-linear trends",
+        description="Run --reps replications to 2020, each with a posterior parameter draw from the calibration and "
+        "its own seed; print and write the forecast by year and region with 90%% intervals, beside two naive "
+        "trends fitted to the 2014–2017 survey headcounts.",
+    )
+    _scenario_arg(fc)
+    fc.add_argument("--reps", type=int, default=100, help="replications (default 100)")
+    _common(fc, "results/forecast")
+    fc.set_defaults(func=_forecast)
+
+    sens = sub.add_parser(
+        "sensitivity",
+        help="Morris or Sobol sensitivity (SALib) of poor people 2020, relapse and cost per sustained exit",
+        description="Vary the uncertain parameters (each over its calibration range) and the main levers, run the "
+        "model for every sampled point with common random numbers, and write the indices (indices.csv), the runs "
+        "(samples.csv) and a figure (sensitivity.png).",
+    )
+    _scenario_arg(sens)
+    sens.add_argument("--method", required=True, choices=("morris", "sobol"), help="Morris screening or Sobol indices")
+    sens.add_argument(
+        "--n", type=int, help="Morris trajectories (default 10) or Sobol base samples, a power of two (default 64)"
+    )
+    sens.add_argument("--reps", type=int, default=1, help="seeds averaged per point (default 1)")
+    sens.add_argument(
+        "--vary",
+        default="all",
+        metavar="SET",
+        help="parameters varied: 'all' (uncertain parameters and levers, default), 'uncertain', 'levers', "
+        "'fitted' (those povsim calibrate fits), or comma-separated paths",
+    )
+    sens.add_argument("--end-year", type=int, default=2020, help="last simulated year (default 2020)")
+    _common(sens, "results/sensitivity")
+    sens.set_defaults(func=_sensitivity)
+
+
+def _scenario_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", nargs="?", default=None, help="scenario file (default: scenarios/baseline.toml)")
+
+
+def _common(p: argparse.ArgumentParser, out: str) -> None:
+    p.add_argument("--scale", type=float, default=1000.0, help="real households per agent (default 1000)")
+    p.add_argument("--workers", type=int, help="worker processes (default: all CPUs)")
+    p.add_argument("--out", default=out, help=f"output folder (default {out}/)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+
+def _check_common(args: argparse.Namespace) -> None:
+    if args.scale < 1:
+        raise PovsimInputError(f"--scale {args.scale:g}: must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise PovsimInputError(f"--workers {args.workers}: must be at least 1")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise PovsimInputError(f"--out {out}: exists and is not a folder")
+
+
+def _say(args: argparse.Namespace):
+    return (lambda *_: None) if args.quiet else (lambda msg: print(msg, flush=True))
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from povsim.calibration.fit import FITTED_PARAMETERS, FULL, QUICK, calibrate, check_paths, write_calibration
+    from povsim.model import resolve_scenario
+
+    _check_common(args)
+    paths = [p.strip() for p in args.fit.split(",") if p.strip()] if args.fit else list(FITTED_PARAMETERS)
+    check_paths(paths)
+    scenario = resolve_scenario(args.scenario)
+    settings = QUICK if args.quick else FULL
+    say = _say(args)
+    say(f"povsim calibrate ({settings.mode}): {len(paths)} parameters, targets to 2017, scale 1:{args.scale:g}")
+    cal = calibrate(
+        scenario,
+        settings=settings,
+        paths=paths,
+        scale=args.scale,
+        workers=args.workers,
+        progress=not args.quiet,
+        log=say,
+    )
+    command = shlex.join(["povsim", *sys.argv[1:]]) if sys.argv[0].endswith("povsim") else "povsim calibrate"
+    written = write_calibration(cal, args.out, args.params_file, command)
+    if not args.quiet:
+        _print_fit(cal)
+        for path in written.values():
+            print(f"wrote {path}")
+    return 0
+
+
+def _print_fit(cal) -> None:
+    r = cal.report
+    print(f"\n{'target':<34}{'observed':>12}{'documented':>12}{'calibrated':>12}{'error':>8}  90% band (draws)")
+    for _, row in r.iterrows():
+        millions = row.observed > 1000
+
+        def fmt(x: float, millions: bool = millions) -> str:
+            return f"{x / 1e6:.2f}" if millions else f"{x:.3g}"
+
+        star = "" if row.fitted else " (by construction / not fitted)"
+        print(
+            f"{row.label:<34}{fmt(row.observed):>12}{fmt(row.prior_mean):>12}{fmt(row.calibrated_mean):>12}"
+            f"{row.calibrated_rel_error:>8.1%}  [{fmt(row.posterior_p05)}, {fmt(row.posterior_p95)}]{star}"
+        )
+    print("(people in millions; means over the 10 seeds of `povsim batch --reps 10`)")
+    print(f"\n{'parameter':<46}{'documented':>12}{'calibrated':>12}{'posterior sd':>14}")
+    for p in cal.space.paths:
+        print(f"{p:<46}{cal.prior[p]:>12.4g}{cal.values[p]:>12.4g}{cal.posterior_sd[p]:>14.3g}")
+    verdict = "within" if cal.accepted() else "NOT within"
+    print(f"\nsurvey 2015–2017 and registry 2015: 10-seed means {verdict} 5% of the observations")
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    from povsim.calibration.forecast import forecast_figure, forecast_text, run_forecast
+    from povsim.io import atomic_write, write_csv, write_json
+    from povsim.model import resolve_scenario
+
+    _check_common(args)
+    if args.reps < 2:
+        raise PovsimInputError(f"--reps {args.reps}: at least 2 are needed for an interval")
+    scenario = resolve_scenario(args.scenario)
+    started = time.perf_counter()
+    fc = run_forecast(scenario, args.reps, scale=args.scale, workers=args.workers, progress=not args.quiet)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    png = forecast_figure(fc)
+    written = [
+        write_csv(fc.table, out / "forecast.csv"),
+        write_csv(fc.runs, out / "runs.csv"),
+        atomic_write(out / "forecast.png", lambda fh: fh.write(png)),
+        write_json(
+            {
+                "scenario": scenario.name,
+                "reps": args.reps,
+                "parameter_draws": fc.parameter_draws,
+                "scale": args.scale,
+                "seconds": round(time.perf_counter() - started, 1),
+                "notes": fc.notes,
+            },
+            out / "manifest.json",
+        ),
+    ]
+    if not args.quiet:
+        for note in fc.notes:
+            print(f"note: {note}")
+        print(f"Forecast of rural poor people (millions), {args.reps} runs, 90% intervals:")
+        print(forecast_text(fc))
+        for path in written:
+            print(f"wrote {path}")
+    return 0
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    from povsim.calibration.evaluate import Evaluator
+    from povsim.calibration.fit import FITTED_PARAMETERS
+    from povsim.calibration.sensitivity import figure, run_count, run_sensitivity
+    from povsim.calibration.space import LEVERS, Space, uncertain_paths
+    from povsim.io import atomic_write, write_csv, write_json
+    from povsim.model import resolve_scenario
+    from povsim.parameters import ParameterSet
+
+    _check_common(args)
+    if args.reps < 1:
+        raise PovsimInputError(f"--reps {args.reps}: must be at least 1")
+    if not 2020 <= args.end_year <= 2025:
+        raise PovsimInputError(f"--end-year {args.end_year}: the outcomes need 2020–2025")
+    n = args.n if args.n is not None else (10 if args.method == "morris" else 64)
+    params = ParameterSet.defaults()
+    choice = {
+        "all": [*uncertain_paths(params), *[p for p in LEVERS if p not in uncertain_paths(params)]],
+        "uncertain": uncertain_paths(params),
+        "levers": list(LEVERS),
+        "fitted": list(FITTED_PARAMETERS),
+    }
+    paths = choice.get(args.vary) or [p.strip() for p in args.vary.split(",") if p.strip()]
+    space = Space.from_paths(params, paths, extra=LEVERS)
+    scenario = resolve_scenario(args.scenario)
+    say = _say(args)
+    from povsim.experiments.spec import rep_seed
+
+    seeds = [rep_seed(scenario.run.seed, r) for r in range(args.reps)]
+    runs = run_count(space, args.method, n) * args.reps
+    say(f"povsim sensitivity ({args.method}): {len(space)} parameters, {runs} runs")
+    started = time.perf_counter()
+    with Evaluator(
+        scenario, seeds, end_year=args.end_year, scale=args.scale, workers=args.workers, progress=not args.quiet
+    ) as ev:
+        res = run_sensitivity(ev, space, args.method, n, seed=scenario.run.seed % 2**32)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    png = figure(res)
+    written = [
+        write_csv(res.indices, out / "indices.csv"),
+        write_csv(res.samples, out / "samples.csv"),
+        atomic_write(out / "sensitivity.png", lambda fh: fh.write(png)),
+        write_json(
+            {
+                "method": args.method,
+                "n": n,
+                "reps": args.reps,
+                "parameters": space.salib_problem(),
+                "runs": res.runs,
+                "scale": args.scale,
+                "end_year": args.end_year,
+                "seconds": round(time.perf_counter() - started, 1),
+            },
+            out / "manifest.json",
+        ),
+    ]
+    if not args.quiet:
+        key = "mu_star" if args.method == "morris" else "ST"
+        for outcome, label in res.outcomes.items():
+            print(f"\n{label}: top parameters by {key}")
+            print(res.ranking(outcome, 8).to_string(float_format=lambda x: f"{x:.3g}"))
+        for path in written:
+            print(f"wrote {path}")
+    return 0

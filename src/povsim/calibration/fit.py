@@ -1,0 +1,477 @@
+"""``povsim calibrate``: fit the uncertain parameters to the 2014–2017 targets.
+
+Method (a maximum a posteriori fit with a Laplace approximation, for a stochastic simulator):
+
+1. **Common random numbers.** Every parameter point is run with the same ``S`` seeds and the
+   outcomes averaged, so the objective is a deterministic function of the parameters and a
+   difference between two points is a parameter effect, not noise.
+2. **Objective.** For each fitted target, the residual (mean simulated − observed) / tolerance
+   (:mod:`povsim.calibration.targets`); for each fitted parameter, a prior residual
+   (u − u₀) / 0.3 where u is the parameter's position in its calibration ``range`` and u₀ that of
+   its documented (assumed) value — a Gaussian prior about as wide as the uniform over the range,
+   which keeps parameters the targets cannot identify at their documented values.
+3. **Search.** Optionally a Latin hypercube over the ranges picks the best starting point; then a
+   bounded trust-region least-squares fit (``scipy.optimize.least_squares``, ``trf``) whose
+   Jacobian is a forward difference of 0.05 of each range, the ``d`` perturbed points evaluated in
+   parallel.
+4. **Uncertainty.** The Gauss–Newton posterior covariance (JᵀJ)⁻¹ at the optimum (prior rows
+   included) gives parameter draws (the Laplace approximation), kept within the ranges. The draws
+   are written with the calibrated values and give the forecast its parameter uncertainty.
+5. **Check.** The calibrated point is run with the ten seeds ``povsim batch --reps 10`` uses for
+   the baseline (not the fitting seeds), and the draws with one seed each: the fit report shows
+   observed, documented-value and calibrated means, and the 90% band of the draws.
+
+Which parameters are fitted: :data:`FITTED_PARAMETERS`, chosen by a Morris screening of every
+uncertain parameter on the targets (``docs/calibration.md``); ``--params`` fits others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+from scipy.stats import qmc
+
+from povsim import __version__
+from povsim.calibration.evaluate import Evaluator, interval
+from povsim.calibration.space import Space
+from povsim.calibration.targets import Target, default_targets
+from povsim.experiments.spec import rep_seed
+from povsim.io import atomic_write, write_csv, write_json
+from povsim.observed import FORECAST_ORIGIN
+from povsim.parameters import ParameterSet, calibrated_path, read_calibrated
+from povsim.scenario import Scenario
+
+FITTED_PARAMETERS: tuple[str, ...] = (
+    "economy.growth.local_wage",
+    "economy.growth.persistent_sigma",
+    "economy.income.initial_sigma",
+    "households.migration.intercept",
+    "programs.industry.production_gain_per_person",
+    "budget.household_programme_share",
+    "governance.recheck.income_ratio",
+    "governance.recheck.removal_prob",
+    "registry.exit.verification_prob",
+    "geography.counties.intensity_sigma",
+    "governance.county.satisfaction_mean",
+)
+"""The parameters ``povsim calibrate`` fits by default: the largest Morris effects (μ*) on the
+targets among the uncertain parameters — income growth and dispersion, migration and the
+industry programme for the survey headcounts; the 2015 re-check and exit verification for the
+registry stock; the spread of county poverty and the satisfaction test for the 2016 county
+exits. Policy levers (funds, post-exit support) are not fitted."""
+
+PRIOR_SD = 0.3
+"""Prior standard deviation of a fitted parameter, as a share of its calibration range."""
+
+STEP = 0.05
+"""Finite-difference step of the Jacobian, as a share of each range."""
+
+CHECK_REPS = 10
+"""Seeds the calibrated point is checked with (those of ``povsim batch --reps 10``)."""
+
+FIT_SEED_OFFSET = 1000
+"""Fitting seeds are replications 1000, 1001, … of the scenario's seed: never the check seeds."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much work a calibration does."""
+
+    mode: str
+    seeds: int
+    """Common-random-number seeds per parameter point."""
+    lhs: int
+    """Latin-hypercube points evaluated to choose the start (0: start from the documented values)."""
+    max_nfev: int
+    """Least-squares iterations (residual evaluations)."""
+    draws: int
+    """Posterior parameter draws, each run with its own seed."""
+
+
+QUICK = Settings("quick", seeds=2, lhs=0, max_nfev=5, draws=20)
+FULL = Settings("full", seeds=8, lhs=48, max_nfev=25, draws=100)
+
+
+@dataclass
+class Calibration:
+    """What a calibration found.
+
+    Attributes:
+        space: the fitted parameters and their ranges.
+        prior: documented values by path.
+        values: calibrated values by path.
+        posterior_sd: posterior standard deviation by path (parameter units).
+        draws: posterior draws, one row per draw, a column per path.
+        report: one row per target (observed, documented-value and calibrated means, band).
+        evaluations: every parameter point evaluated, with its loss.
+        runs: model runs made; seconds: wall time.
+    """
+
+    settings: Settings
+    space: Space
+    prior: dict[str, Any]
+    values: dict[str, Any]
+    posterior_sd: dict[str, float]
+    draws: pd.DataFrame
+    report: pd.DataFrame
+    evaluations: pd.DataFrame
+    loss: float
+    prior_loss: float
+    runs: int
+    seconds: float
+    check_runs: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    draw_runs: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    prior_runs: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+    def accepted(self, tolerance: float = 0.05) -> bool:
+        """Whether every fitted survey and registry target's 10-seed mean is within ``tolerance``
+        (relative) of the observation."""
+        rows = self.report[self.report["fitted"] & ~self.report["target"].str.startswith("counties")]
+        return bool((rows["calibrated_rel_error"].abs() <= tolerance).all())
+
+
+class Objective:
+    """Residuals of the fit at unit-cube points, with a cache and a log of every evaluation."""
+
+    def __init__(self, evaluator: Evaluator, space: Space, targets: Sequence[Target], u0: np.ndarray):
+        self.evaluator = evaluator
+        self.space = space
+        self.targets = [t for t in targets if t.fitted]
+        self.u0 = np.asarray(u0, float)
+        self._cache: dict[tuple[float, ...], dict[str, float]] = {}
+        self.log: list[dict[str, Any]] = []
+        self.stage = "start"
+        self.last_jacobian: np.ndarray | None = None
+
+    @staticmethod
+    def _key(u: np.ndarray) -> tuple[float, ...]:
+        return tuple(np.round(np.asarray(u, float), 9))
+
+    def means(self, us: Sequence[np.ndarray]) -> list[dict[str, float]]:
+        """Seed-mean outcomes of each point (uncached points evaluated in one parallel batch)."""
+        todo = [u for u in us if self._key(u) not in self._cache]
+        unique = list({self._key(u): u for u in todo}.values())
+        if unique:
+            means = self.evaluator.mean(self.space.points(np.array(unique)))
+            for u, (_, row) in zip(unique, means.iterrows(), strict=True):
+                out = row.to_dict()
+                self._cache[self._key(u)] = out
+                r = self.residuals(out, u)
+                self.log.append(
+                    {
+                        "stage": self.stage,
+                        **self.space.point(u),
+                        "loss": float(r @ r),
+                        **{t.outcome: out.get(t.outcome, np.nan) for t in self.targets},
+                    }
+                )
+        return [self._cache[self._key(u)] for u in us]
+
+    def residuals(self, outcome: dict[str, float], u: np.ndarray) -> np.ndarray:
+        """Target residuals (in tolerances) followed by prior residuals."""
+        r_t = [t.residual(outcome[t.outcome]) for t in self.targets]
+        r_p = (np.asarray(u, float) - self.u0) / PRIOR_SD
+        return np.concatenate([r_t, r_p])
+
+    def fun(self, u: np.ndarray) -> np.ndarray:
+        """Residual vector at ``u``."""
+        return self.residuals(self.means([u])[0], u)
+
+    def jac(self, u: np.ndarray) -> np.ndarray:
+        """Forward-difference Jacobian (backward at the upper bound), points run in parallel."""
+        u = np.asarray(u, float)
+        steps = np.where(u + STEP <= 1.0, STEP, -STEP)
+        pts = [u] + [u + steps[i] * np.eye(len(u))[i] for i in range(len(u))]
+        outs = self.means(pts)
+        r0 = self.residuals(outs[0], u)
+        cols = [(self.residuals(o, p) - r0) / steps[i] for i, (o, p) in enumerate(zip(outs[1:], pts[1:], strict=True))]
+        self.last_jacobian = np.column_stack(cols)
+        return self.last_jacobian
+
+    def loss(self, u: np.ndarray) -> float:
+        """Sum of squared residuals at ``u``."""
+        r = self.fun(u)
+        return float(r @ r)
+
+
+def base_scenario(scenario: Scenario, space: Space) -> Scenario:
+    """The scenario a calibration starts from: parameters calibrated earlier but not fitted now
+    are reset to their documented values, so a calibration never builds on a stale one."""
+    priors = ParameterSet.priors()
+    stale = {p: priors[p] for p in read_calibrated().get("parameters", {}) if p not in space.paths and p in priors}
+    return scenario.with_overrides(stale, origin="calibration") if stale else scenario
+
+
+def calibrate(
+    scenario: Scenario,
+    *,
+    settings: Settings = QUICK,
+    paths: Sequence[str] = FITTED_PARAMETERS,
+    targets: Sequence[Target] | None = None,
+    scale: float = 1000.0,
+    workers: int | None = None,
+    progress: bool = False,
+    log: Any = None,
+) -> Calibration:
+    """Fit ``paths`` to ``targets`` (default: :func:`default_targets`) and check the fit.
+
+    Args:
+        scenario: the scenario calibrated (the baseline); its seed is the base of every seed used.
+        settings: :data:`QUICK` or :data:`FULL` (or your own :class:`Settings`).
+        paths: parameters to fit, each with a calibration range.
+        scale: real households per agent in every run.
+        workers: processes (default: all CPUs).
+        progress: show progress bars; ``log``: a callable for progress lines (e.g. print).
+
+    Raises:
+        PovsimInputError: a path is unknown or has no range.
+    """
+    t_start = time.perf_counter()
+    say = log or (lambda *_: None)
+    targets = list(default_targets() if targets is None else targets)
+    priors = ParameterSet.priors()
+    space = Space.from_paths(priors, paths)
+    sc = base_scenario(scenario, space)
+    base = sc.run.seed
+    prior_values = {p: priors[p] for p in space.paths}
+    u0 = space.position(prior_values)
+    fit_seeds = [rep_seed(base, FIT_SEED_OFFSET + i) for i in range(settings.seeds)]
+    check_seeds = [rep_seed(base, r) for r in range(CHECK_REPS)]
+
+    with Evaluator(sc, fit_seeds, end_year=FORECAST_ORIGIN, scale=scale, workers=workers, progress=progress) as ev:
+        obj = Objective(ev, space, targets, u0)
+        prior_loss = obj.loss(u0)
+        say(f"documented values: loss {prior_loss:.2f} ({settings.seeds} seeds per point)")
+        starts = [u0]
+        if settings.lhs:
+            obj.stage = "latin hypercube"
+            lhs = qmc.LatinHypercube(d=len(space), seed=base % 2**32).random(settings.lhs)
+            obj.means(list(lhs))
+            best = min(lhs, key=obj.loss)
+            say(f"latin hypercube of {settings.lhs}: best loss {obj.loss(best):.2f}")
+            starts.append(best)
+        results = []
+        for i, start in enumerate(starts):
+            obj.stage = f"least squares from {'documented values' if i == 0 else 'best hypercube point'}"
+            res = least_squares(
+                obj.fun,
+                start,
+                jac=obj.jac,
+                bounds=(0.0, 1.0),
+                method="trf",
+                max_nfev=settings.max_nfev,
+                xtol=1e-3,
+                ftol=1e-3,
+                gtol=1e-4,
+            )
+            say(f"{obj.stage}: loss {2 * res.cost:.3f} after {res.nfev} steps")
+            results.append(res)
+        best_res = min(results, key=lambda r: r.cost)
+        u_star = np.clip(best_res.x, 0.0, 1.0)
+        obj.stage = "posterior"
+        jac = obj.jac(u_star)
+        cov = np.linalg.pinv(jac.T @ jac)
+        draws_u = _draws(u_star, cov, settings.draws, seed=base % 2**32)
+        fit_runs = ev.runs
+
+        # Checks: documented and calibrated values under the ten batch seeds, the draws with one seed each.
+        ev.progress = progress
+        prior_runs = ev.evaluate([space.point(u0)], check_seeds)
+        check_runs = ev.evaluate([space.point(u_star)], check_seeds)
+        draw_seeds = [rep_seed(base, 2000 + i) for i in range(len(draws_u))]
+        draw_runs = ev.evaluate_paired(space.points(draws_u), draw_seeds)
+        runs = ev.runs
+
+    values = space.point(u_star)
+    sd_u = np.sqrt(np.clip(np.diag(cov), 0, None))
+    posterior_sd = {d.path: float(s * (d.hi - d.lo)) for d, s in zip(space.dims, sd_u, strict=True)}
+    draws = pd.DataFrame(space.points(draws_u))
+    report = fit_report(targets, prior_runs, check_runs, draw_runs)
+    evaluations = pd.DataFrame(obj.log)
+    say(f"{runs} runs ({fit_runs} fitting) in {time.perf_counter() - t_start:.0f} s")
+    return Calibration(
+        settings=settings,
+        space=space,
+        prior=prior_values,
+        values=values,
+        posterior_sd=posterior_sd,
+        draws=draws,
+        report=report,
+        evaluations=evaluations,
+        loss=2 * float(best_res.cost),
+        prior_loss=prior_loss,
+        runs=runs,
+        seconds=time.perf_counter() - t_start,
+        check_runs=check_runs,
+        draw_runs=draw_runs,
+        prior_runs=prior_runs,
+    )
+
+
+def _draws(u: np.ndarray, cov: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` draws from N(u, cov) inside the unit cube (rejection, then clipping as a last resort)."""
+    if n <= 0:
+        return np.empty((0, len(u)))
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    for _ in range(200):
+        x = rng.multivariate_normal(u, cov, size=n, method="eigh")
+        out.extend(x[((x >= 0) & (x <= 1)).all(axis=1)])
+        if len(out) >= n:
+            break
+    if len(out) < n:
+        out.extend(np.clip(rng.multivariate_normal(u, cov, size=n - len(out), method="eigh"), 0, 1))
+    return np.array(out[:n])
+
+
+def fit_report(
+    targets: Sequence[Target], prior_runs: pd.DataFrame, check_runs: pd.DataFrame, draw_runs: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per target: observed; the documented-value and calibrated means over the check
+    seeds; the 90% band over the check seeds and over the posterior draws; relative errors."""
+    rows = []
+    for t in targets:
+        prior = float(prior_runs[t.outcome].mean())
+        cal = float(check_runs[t.outcome].mean())
+        lo, hi = interval(check_runs[t.outcome])
+        dlo, dhi = interval(draw_runs[t.outcome]) if len(draw_runs) else (np.nan, np.nan)
+        rows.append(
+            {
+                "target": t.outcome,
+                "label": t.label,
+                "year": t.year,
+                "observed": t.observed,
+                "tolerance_sd": t.sd,
+                "fitted": t.fitted,
+                "prior_mean": prior,
+                "calibrated_mean": cal,
+                "calibrated_rel_error": cal / t.observed - 1,
+                "within_2sd": abs(cal - t.observed) <= 2 * t.sd,
+                "seeds_p05": lo,
+                "seeds_p95": hi,
+                "posterior_p05": dlo,
+                "posterior_p95": dhi,
+                "prior_rel_error": prior / t.observed - 1,
+                "source": t.source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# -- outputs ----------------------------------------------------------------------------
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(float(f"{v:.6g}"))
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} to TOML")
+
+
+def calibrated_toml(cal: Calibration, command: str) -> str:
+    """The calibrated-values file: provenance in ``[meta]``, one table per parameter."""
+    fitted = [t for t in default_targets() if t.fitted]
+    meta = {
+        "targets": ", ".join(t.label for t in fitted) + " (all ≤ 2017)",
+        "method": "MAP least squares over common-random-number seeds with a Gaussian prior on each range, "
+        "Laplace-approximation draws (povsim.calibration.fit)",
+        "date": dt.date.today().isoformat(),
+        "version": __version__,
+        "command": command,
+        "mode": cal.settings.mode,
+        "seeds_per_point": cal.settings.seeds,
+        "runs": int(cal.runs),
+        "loss": float(cal.loss),
+        "loss_at_documented_values": float(cal.prior_loss),
+    }
+    lines = [
+        "# Calibrated parameter values, written by `povsim calibrate` (do not edit by hand: rerun it).",
+        "# These replace the documented (prior) values of povsim/params/*.toml for every run;",
+        "# `ensemble` holds posterior draws used by `povsim forecast` for parameter uncertainty.",
+        "",
+        "[meta]",
+    ]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in meta.items()]
+    priors = ParameterSet.priors()
+    for d in cal.space.dims:
+        p = priors.parameter(d.path)
+        value = cal.values[d.path]
+        lines += [
+            "",
+            f'[parameters."{d.path}"]',
+            f"value = {_toml_value(value)}",
+            f"unit = {_toml_value(p.unit)}",
+            f"prior = {_toml_value(p.value)}",
+            f"range = {_toml_value([d.lo, d.hi])}",
+            f"posterior_sd = {_toml_value(cal.posterior_sd[d.path])}",
+            f"ensemble = {_toml_value([type(p.value)(x) for x in cal.draws[d.path]])}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_calibration(cal: Calibration, out_dir: str | Path, params_file: str | Path | None, command: str) -> dict:
+    """Write the fit report (``fit.csv``, ``fit.png``), ``evaluations.csv``, ``posterior.csv`` and
+    ``calibration.json`` into ``out_dir``, and the calibrated values to ``params_file`` (default:
+    the package's ``calibration/calibrated.toml``, which the baseline uses). Each file atomically."""
+    from povsim.calibration.report import fit_figure
+    from povsim.parameters import _load_calibrated
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = Path(str(calibrated_path())) if params_file is None else Path(params_file)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    png = fit_figure(cal)
+    written = {
+        "fit": write_csv(cal.report, out / "fit.csv"),
+        "figure": atomic_write(out / "fit.png", lambda fh: fh.write(png)),
+        "evaluations": write_csv(cal.evaluations, out / "evaluations.csv"),
+        "posterior": write_csv(cal.draws, out / "posterior.csv"),
+    }
+    text = calibrated_toml(cal, command)
+    written["params"] = atomic_write(target, lambda fh: fh.write(text.encode()))
+    manifest = {
+        "command": command,
+        "mode": cal.settings.mode,
+        "settings": cal.settings.__dict__,
+        "targets": cal.report[["target", "observed", "tolerance_sd", "fitted", "source"]].to_dict("records"),
+        "parameters": {
+            p: {"prior": cal.prior[p], "calibrated": cal.values[p], "posterior_sd": cal.posterior_sd[p]}
+            for p in cal.space.paths
+        },
+        "loss": cal.loss,
+        "loss_at_documented_values": cal.prior_loss,
+        "accepted_within_5pct": cal.accepted(),
+        "runs": cal.runs,
+        "seconds": round(cal.seconds, 1),
+        "version": __version__,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "params_file": str(target),
+    }
+    written["manifest"] = write_json(manifest, out / "calibration.json")
+    _load_calibrated.cache_clear()
+    return written
+
+
+def check_paths(paths: Sequence[str]) -> None:
+    """Reject unknown or range-less parameters before any run.
+
+    Raises:
+        PovsimInputError: naming the parameter.
+    """
+    Space.from_paths(ParameterSet.priors(), paths)

@@ -1,0 +1,332 @@
+"""Calibration, forecast and sensitivity (issue 6): targets, method, outputs and bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import BASELINE
+from povsim.calibration.evaluate import Evaluator, outcomes
+from povsim.calibration.fit import FITTED_PARAMETERS, Settings, calibrate, write_calibration
+from povsim.calibration.forecast import naive_trends
+from povsim.calibration.space import LEVERS, Space, uncertain_paths
+from povsim.calibration.targets import default_targets
+from povsim.cli import main
+from povsim.errors import PovsimInputError
+from povsim.experiments.spec import rep_seed
+from povsim.model import PovertyModel, resolve_scenario
+from povsim.observed import (
+    COUNTIES_EXITED,
+    FORECAST_ORIGIN,
+    REGISTERED_POOR_PEOPLE,
+    SURVEY_INCIDENCE,
+    SURVEY_POOR_PEOPLE,
+)
+from povsim.parameters import ParameterSet, apply_calibration, calibrated_path, read_calibrated
+
+COARSE = 4000.0
+
+
+def _cli(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(args)
+    return code, out.getvalue(), err.getvalue()
+
+
+# -- calibration protocol: nothing after 2017 --------------------------------------------
+
+
+def test_no_observation_after_the_forecast_origin():
+    for series in (SURVEY_POOR_PEOPLE, SURVEY_INCIDENCE, REGISTERED_POOR_PEOPLE, COUNTIES_EXITED):
+        assert max(series) <= FORECAST_ORIGIN == 2017
+    targets = default_targets()
+    assert targets and all(t.year <= 2017 for t in targets)
+    fitted = {t.outcome for t in targets if t.fitted}
+    assert fitted == {
+        "poor_people_2015",
+        "poor_people_2016",
+        "poor_people_2017",
+        "registered_poor_people_2015",
+        "counties_exited_2016",
+    }
+
+
+def test_committed_calibration_names_only_pre_2018_targets():
+    data = read_calibrated()
+    assert data, "the package ships calibrated values (run povsim calibrate)"
+    years = [int(y) for y in __import__("re").findall(r"\b(20\d\d)\b", data["meta"]["targets"])]
+    assert years and max(years) <= 2017
+    for path, item in data["parameters"].items():
+        p = ParameterSet.priors().parameter(path)
+        lo, hi = p.range
+        assert lo <= item["value"] <= hi, path
+        assert all(lo <= x <= hi for x in item["ensemble"]), path
+        assert item["prior"] == p.value
+
+
+# -- acceptance: the calibrated baseline reproduces 2015–2017 -------------------------------
+
+
+@pytest.fixture(scope="module")
+def baseline_ten_seeds():
+    """The baseline to 2017 with the ten seeds of ``povsim batch --reps 10``."""
+    sc = resolve_scenario(BASELINE)
+    seeds = [rep_seed(sc.run.seed, r) for r in range(10)]
+    with Evaluator(sc, seeds, end_year=2017, workers=2) as ev:
+        return ev.evaluate([{}])
+
+
+@pytest.mark.parametrize("year", [2015, 2016, 2017])
+def test_calibrated_baseline_matches_survey_within_5_percent(baseline_ten_seeds, year):
+    mean = baseline_ten_seeds[f"poor_people_{year}"].mean()
+    assert abs(mean / SURVEY_POOR_PEOPLE[year] - 1) <= 0.05
+
+
+def test_calibrated_baseline_matches_2015_registry_within_5_percent(baseline_ten_seeds):
+    mean = baseline_ten_seeds["registered_poor_people_2015"].mean()
+    assert abs(mean / REGISTERED_POOR_PEOPLE[2015] - 1) <= 0.05
+
+
+def test_calibrated_baseline_county_exits_within_tolerance(baseline_ten_seeds):
+    target = next(t for t in default_targets() if t.outcome == "counties_exited_2016")
+    mean = baseline_ten_seeds["counties_exited_2016"].mean()
+    assert abs(mean - target.observed) <= 2 * target.sd
+
+
+def test_calibrated_values_are_what_runs_use():
+    data = read_calibrated()["parameters"]
+    params = ParameterSet.defaults()
+    for path, item in data.items():
+        assert params[path] == item["value"]
+        assert params.parameter(path).source.startswith("calibrated by povsim calibrate")
+        assert ParameterSet.priors()[path] == item["prior"]
+    code, out, _ = _cli(["params", FITTED_PARAMETERS[0]])
+    assert code == 0 and "calibrated by povsim calibrate" in out and "prior" in out
+
+
+# -- building blocks -------------------------------------------------------------------
+
+
+def test_space_maps_unit_cube_to_ranges_and_back():
+    space = Space.from_paths(ParameterSet.priors(), ["economy.growth.farm", "governance.post_exit_support_years"])
+    point = space.point([0.5, 0.26])
+    assert point["economy.growth.farm"] == pytest.approx(0.04)
+    assert point["governance.post_exit_support_years"] == 2 and isinstance(
+        point["governance.post_exit_support_years"], int
+    )
+    assert space.position({"economy.growth.farm": 0.08, "governance.post_exit_support_years": 0}) == pytest.approx(
+        [1, 0]
+    )
+
+
+def test_space_rejects_unknown_and_rangeless_parameters():
+    with pytest.raises(PovsimInputError, match=r"unknown parameter 'economy\.nope'"):
+        Space.from_paths(ParameterSet.priors(), ["economy.nope"])
+    with pytest.raises(PovsimInputError, match=r"budget\.scale.*no calibration range"):
+        Space.from_paths(ParameterSet.priors(), ["budget.scale"])
+    assert Space.from_paths(ParameterSet.priors(), ["budget.scale"], extra=LEVERS).dims[0].hi == 1.5
+    assert len(uncertain_paths(ParameterSet.priors())) >= 80
+
+
+def test_outcomes_of_one_run():
+    model = PovertyModel(BASELINE, scale=COARSE, seed=5)
+    while model.running:
+        model.step()
+    out = outcomes(model.results())
+    for year in range(2014, 2021):
+        assert out[f"poor_people_{year}"] == pytest.approx(
+            sum(out[f"poor_people_{r}_{year}"] for r in ("east", "central", "west"))
+        )
+    assert out["relapse_people_2016_2020"] > 0
+    assert out["cost_per_sustained_exit_yuan"] > 0
+
+
+def test_evaluator_uses_common_random_numbers_and_parallel_equals_serial():
+    sc = resolve_scenario(BASELINE)
+    points = [{}, {"economy.growth.local_wage": 0.11}]
+    with Evaluator(sc, [3, 4], end_year=2016, scale=COARSE, workers=1) as serial:
+        a = serial.evaluate(points)
+    with Evaluator(sc, [3, 4], end_year=2016, scale=COARSE, workers=2) as parallel:
+        b = parallel.evaluate(points)
+    pd.testing.assert_frame_equal(a, b)
+    # faster local wage growth lowers 2016 poverty on the same seeds
+    by_point = a.groupby("point")["poor_people_2016"].mean()
+    assert by_point[1] < by_point[0]
+
+
+def test_naive_trends_fit_the_calibration_window():
+    naive = naive_trends(range(2014, 2021))
+    years = np.arange(2014, 2018)
+    y = np.array([SURVEY_POOR_PEOPLE[t] for t in years])
+    slope = np.polyfit(years, y, 1)[0]
+    assert naive.loc[2019, "naive_linear"] - naive.loc[2018, "naive_linear"] == pytest.approx(slope)
+    ratio = naive.loc[2020, "naive_loglinear"] / naive.loc[2019, "naive_loglinear"]
+    assert ratio == pytest.approx(np.exp(np.polyfit(years, np.log(y), 1)[0]))
+    assert (naive["naive_linear"] >= 0).all()
+
+
+# -- calibrate end to end --------------------------------------------------------------
+
+
+def test_calibrate_moves_toward_targets_and_writes_everything(tmp_path):
+    tiny = Settings("test", seeds=1, lhs=0, max_nfev=3, draws=4)
+    sc = resolve_scenario(BASELINE)
+    cal = calibrate(
+        sc,
+        settings=tiny,
+        paths=["governance.recheck.income_ratio", "economy.growth.local_wage"],
+        scale=2000.0,
+        workers=2,
+    )
+    assert cal.loss < cal.prior_loss
+    params_file = tmp_path / "calibrated.toml"
+    written = write_calibration(cal, tmp_path / "report", params_file, "test")
+    assert {p.name for p in (tmp_path / "report").iterdir()} == {
+        "fit.csv",
+        "fit.png",
+        "evaluations.csv",
+        "posterior.csv",
+        "calibration.json",
+    }
+    assert written["figure"].read_bytes().startswith(b"\x89PNG")
+    data = tomllib.loads(params_file.read_text())
+    assert set(data["parameters"]) == {"governance.recheck.income_ratio", "economy.growth.local_wage"}
+    assert len(data["parameters"]["economy.growth.local_wage"]["ensemble"]) == 4
+    applied = apply_calibration(ParameterSet.priors()._parameters, data, "test")
+    assert applied["economy.growth.local_wage"].value == data["parameters"]["economy.growth.local_wage"]["value"]
+    report = pd.read_csv(tmp_path / "report" / "fit.csv")
+    assert set(report["target"]) == {t.outcome for t in default_targets()}
+    # the committed package file is untouched by a calibration written elsewhere
+    assert read_calibrated(calibrated_path()) == read_calibrated()
+
+
+def test_calibrate_cli_quick(tmp_path):
+    code, _, err = _cli(
+        ["calibrate", "--quick", "--out", str(tmp_path / "cal"), "--params-file", str(tmp_path / "cal.toml"), "-q"]
+    )
+    assert code == 0, err
+    report = pd.read_csv(tmp_path / "cal" / "fit.csv")
+    people = report[report["fitted"] & report["target"].str.contains("people")]
+    assert len(people) == 4
+    assert (people["calibrated_rel_error"].abs() <= 0.05).all()  # even the quick fit meets the 5% acceptance
+    manifest = json.loads((tmp_path / "cal" / "calibration.json").read_text())
+    assert manifest["loss"] < manifest["loss_at_documented_values"]
+    assert tomllib.loads((tmp_path / "cal.toml").read_text())["meta"]["mode"] == "quick"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fit", "economy.nope"], "unknown parameter 'economy.nope'"),
+        (["--fit", "budget.scale"], "no calibration range"),
+        (["--workers", "0"], "--workers 0"),
+    ],
+)
+def test_calibrate_bad_input_writes_nothing(tmp_path, args, message):
+    code, _, err = _cli(
+        ["calibrate", "--quick", "--out", str(tmp_path / "o"), "--params-file", str(tmp_path / "c.toml"), *args]
+    )
+    assert code == 2 and message in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_malformed_calibration_file_is_named(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text('[parameters."economy.growth.farm"]\nvalue = "fast"\n')
+    with pytest.raises(PovsimInputError, match=r"c\.toml: parameters\.economy\.growth\.farm: expected a number"):
+        apply_calibration(ParameterSet.priors()._parameters, read_calibrated(bad), str(bad))
+    bad.write_text('[parameters."economy.growth.nope"]\nvalue = 1.0\n')
+    with pytest.raises(PovsimInputError, match="no such parameter"):
+        apply_calibration(ParameterSet.priors()._parameters, read_calibrated(bad), str(bad))
+
+
+# -- forecast and sensitivity ----------------------------------------------------------
+
+
+def test_forecast_cli_prints_intervals_and_naive_trends(tmp_path):
+    code, out, err = _cli(["forecast", "--reps", "4", "--scale", str(COARSE), "--out", str(tmp_path)])
+    assert code == 0, err
+    for year in (2018, 2019, 2020):
+        assert any(line.startswith(f"{year}  national") for line in out.splitlines())
+    assert "linear trend" in out and "log-linear trend" in out
+    table = pd.read_csv(tmp_path / "forecast.csv")
+    assert set(table["region"]) == {"national", "east", "central", "west"}
+    assert (table["model_p05"] <= table["model_mean"] + 1e-6).all()
+    assert (table["model_mean"] <= table["model_p95"] + 1e-6).all()
+    assert table[(table.year > 2017)]["observed"].isna().all()
+    assert (tmp_path / "forecast.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_forecast_rejects_one_rep(tmp_path):
+    code, _, err = _cli(["forecast", "--reps", "1", "--out", str(tmp_path / "f")])
+    assert code == 2 and "--reps 1" in err and not (tmp_path / "f").exists()
+
+
+def test_sensitivity_morris_end_to_end(tmp_path):
+    vary = "economy.growth.local_wage,governance.post_exit_support_years,budget.scale"
+    code, _, err = _cli(
+        [
+            "sensitivity",
+            "--method",
+            "morris",
+            "--n",
+            "2",
+            "--vary",
+            vary,
+            "--scale",
+            str(COARSE),
+            "--out",
+            str(tmp_path),
+            "-q",
+        ]
+    )
+    assert code == 0, err
+    indices = pd.read_csv(tmp_path / "indices.csv")
+    assert set(indices["outcome"]) == {"poor_people_2020", "relapse_people_2016_2020", "cost_per_sustained_exit_yuan"}
+    mu_star = indices[indices["index"] == "mu_star"]
+    assert set(mu_star["parameter"]) == set(vary.split(","))
+    assert np.isfinite(mu_star["value"]).all() and (mu_star["value"] >= 0).all()
+    # funds move 2020 poverty: budget.scale's effect is not zero
+    poor = mu_star[mu_star["outcome"] == "poor_people_2020"].set_index("parameter")["value"]
+    assert poor["budget.scale"] > 0
+    assert len(pd.read_csv(tmp_path / "samples.csv")) == 2 * (3 + 1)
+
+
+def test_sensitivity_sobol_needs_power_of_two(tmp_path):
+    code, _, err = _cli(
+        ["sensitivity", "--method", "sobol", "--n", "3", "--vary", "levers", "--out", str(tmp_path / "s")]
+    )
+    assert code == 2 and "power of two" in err
+
+
+def _die_once(flag: str):
+    def run(scenario, overrides, seed, end_year, scale):
+        import os
+
+        if os.path.exists(flag):
+            os.remove(flag)
+            os._exit(1)  # a worker killed mid-run (as by the kernel's out-of-memory killer)
+        return {"seed": float(seed), "x": float(overrides.get("economy.growth.farm", 0.0))}
+
+    return run
+
+
+def test_evaluator_survives_a_worker_dying(tmp_path, monkeypatch):
+    import povsim.calibration.evaluate as evaluate
+
+    flag = tmp_path / "die"
+    flag.write_text("")
+    monkeypatch.setattr(evaluate, "run_once", _die_once(str(flag)))
+    points = [{"economy.growth.farm": v} for v in (0.01, 0.02, 0.03)]
+    with Evaluator(resolve_scenario(BASELINE), [1, 2], end_year=2015, workers=2) as ev:
+        df = ev.evaluate(points)
+    assert not flag.exists()  # a worker did die
+    assert len(df) == 6 and sorted(df["x"].unique()) == [0.01, 0.02, 0.03]
+    assert (df.groupby("point")["seed"].apply(sorted).tolist()) == [[1.0, 2.0]] * 3
