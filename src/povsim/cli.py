@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     from povsim.experiments.cli import add_commands
 
     add_commands(sub)
+    from povsim.dashboard.cli import add_commands as add_dashboard
+
+    add_dashboard(sub)
     return parser
 
 
