@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     from povsim.dashboard.cli import add_commands as add_dashboard
 
     add_dashboard(sub)
+    from povsim.reference import add_command as add_reference
+
+    add_reference(sub)
     return parser
 
 
