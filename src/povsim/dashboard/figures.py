@@ -126,7 +126,7 @@ def relapse_png(results: pd.DataFrame, end_year: int) -> bytes:
         ax.plot(relapse.index, relapse / 1e6, "-o", color="C3", ms=5, label="relapse: exited, fell back below the line")
         ax.plot(new.index, new / 1e6, "--o", color="C4", ms=4, label="newly registered")
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=8, loc="upper right", frameon=False)
+        ax.legend(fontsize=8, loc="best", frameon=False)
     else:
         ax.text(0.5, 0.5, "press Step: flows start in 2015", transform=ax.transAxes, ha="center", color="grey")
         ax.set_ylim(0, 1)
