@@ -1,6 +1,6 @@
 """The dashboard page, on Mesa's Solara visualisation.
 
-Served by ``povsim dashboard`` (or ``solara run povsim.dashboard.app``). The left column has the
+Served by ``povsim dashboard``, which also switches off Solara's usage statistics. The left column has the
 run controls (*Step* one year, *Play* to the end year, *Reset* to 2014) and the levers; the right
 column a one-line readout and the three figures of :mod:`povsim.dashboard.figures`, redrawn after
 every step through Mesa's ``update_counter``, as Mesa's ``SolaraViz`` redraws its plots.
