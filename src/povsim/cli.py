@@ -108,10 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     params.set_defaults(func=_params)
 
     from povsim.calibration.cli import add_commands as add_calibration_commands
-    from povsim.experiments.cli import add_commands
+    from povsim.dashboard.cli import add_commands as add_dashboard_commands
+    from povsim.experiments.cli import add_commands as add_experiment_commands
+    from povsim.reference import add_command as add_reference_command
 
-    add_commands(sub)
+    add_experiment_commands(sub)
     add_calibration_commands(sub)
+    add_reference_command(sub)
+    add_dashboard_commands(sub)
     return parser
 
 
