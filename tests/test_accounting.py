@@ -73,9 +73,10 @@ def test_flows_are_bounded_by_the_stocks_they_come_from(model, values, region):
 def test_income_poor_split_by_registry_status(model, values, region):
     for t in range(2014, model.end_year + 1):
         total = values[(t, region, "poor_people")]
-        parts = values[(t, region, "registered_income_poor_people")] + values[
-            (t, region, "unregistered_income_poor_people")
-        ]
+        parts = (
+            values[(t, region, "registered_income_poor_people")]
+            + values[(t, region, "unregistered_income_poor_people")]
+        )
         assert total == parts
 
 

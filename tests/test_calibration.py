@@ -330,3 +330,19 @@ def test_evaluator_survives_a_worker_dying(tmp_path, monkeypatch):
     assert not flag.exists()  # a worker did die
     assert len(df) == 6 and sorted(df["x"].unique()) == [0.01, 0.02, 0.03]
     assert (df.groupby("point")["seed"].apply(sorted).tolist()) == [[1.0, 2.0]] * 3
+
+
+def test_sensitivity_space_sets():
+    from povsim.calibration.sensitivity import sensitivity_space
+
+    params = ParameterSet.defaults()
+    assert sensitivity_space(params, "levers").paths == list(LEVERS)
+    assert sensitivity_space(params, "fitted").paths == list(FITTED_PARAMETERS)
+    everything = sensitivity_space(params, "all").paths
+    assert set(uncertain_paths(params)) | set(LEVERS) == set(everything) and len(everything) == len(set(everything))
+    assert sensitivity_space(params, "budget.scale, economy.growth.farm").paths == [
+        "budget.scale",
+        "economy.growth.farm",
+    ]
+    with pytest.raises(PovsimInputError, match="unknown parameter"):
+        sensitivity_space(params, "nope")

@@ -217,16 +217,29 @@ def test_killed_and_interrupted_batch_completes_on_rerun(tmp_path: Path) -> None
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
     # 1. a killed batch (SIGKILL, nothing can clean up)
-    killed = subprocess.Popen([*args, "--executor", "serial"], start_new_session=True, env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = subprocess.Popen(
+        [*args, "--executor", "serial"],
+        start_new_session=True,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _stop_when(killed, out / "runs", 3, signal.SIGKILL)
     assert killed.returncode == -signal.SIGKILL
     after_kill = len(list((out / "runs").glob("*.parquet")))
     assert 3 <= after_kill < 16
 
     # 2. Ctrl-C on a process-pool batch: exit 130 and a hint to rerun, workers stopped
-    interrupted = subprocess.Popen([*args, "--workers", "2"], start_new_session=True, env=env, cwd=ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    interrupted = subprocess.Popen(
+        [*args, "--workers", "2"],
+        start_new_session=True,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _stop_when(interrupted, out / "runs", after_kill + 2, signal.SIGINT)
     err = interrupted.stderr.read()
     interrupted.stderr.close()
@@ -328,13 +341,34 @@ def test_compare_writes_summary_and_figures(reference: Path, capsys: pytest.Capt
     assert (reference / "trajectories.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = pd.read_csv(reference / "summary.csv")
     assert list(summary.columns) == [
-        "scenario", FARM, "year", "region", "measure", "channel", "mean", "p05", "p95", "n"
+        "scenario",
+        FARM,
+        "year",
+        "region",
+        "measure",
+        "channel",
+        "mean",
+        "p05",
+        "p95",
+        "n",
     ]
     runs = pd.read_parquet(reference / "runs.parquet")
-    sel = runs[(runs.scenario == "weak_growth") & (runs[FARM] == 0.05) & (runs.year == 2016)
-               & (runs.region == "national") & (runs.measure == "poor_people") & (runs.channel == "all")]
-    row = summary[(summary.scenario == "weak_growth") & (summary[FARM] == 0.05) & (summary.year == 2016)
-                  & (summary.region == "national") & (summary.measure == "poor_people") & (summary.channel == "all")]
+    sel = runs[
+        (runs.scenario == "weak_growth")
+        & (runs[FARM] == 0.05)
+        & (runs.year == 2016)
+        & (runs.region == "national")
+        & (runs.measure == "poor_people")
+        & (runs.channel == "all")
+    ]
+    row = summary[
+        (summary.scenario == "weak_growth")
+        & (summary[FARM] == 0.05)
+        & (summary.year == 2016)
+        & (summary.region == "national")
+        & (summary.measure == "poor_people")
+        & (summary.channel == "all")
+    ]
     assert row["n"].item() == 3
     assert row["mean"].item() == pytest.approx(sel["value"].mean())
     assert row["p05"].item() == pytest.approx(np.quantile(sel["value"], 0.05))
@@ -359,7 +393,10 @@ def test_frontier_uses_spending_or_says_what_it_plots_instead(reference: Path) -
             runs,
             *(
                 spending.assign(scenario=s, rep=r, year=y, measure="spending_yuan", channel=c, value=1e9, **{FARM: f})
-                for s in ("baseline", "weak_growth") for f in (0.04, 0.05) for r in range(3) for y in (2015, 2016)
+                for s in ("baseline", "weak_growth")
+                for f in (0.04, 0.05)
+                for r in range(3)
+                for y in (2015, 2016)
                 for c in ("industry", "floor")
             ),
         ],

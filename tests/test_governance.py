@@ -103,6 +103,7 @@ def test_turning_the_evaluation_off_raises_undetected_false_exits():
 
 def test_cutting_post_exit_support_raises_relapse():
     """Over ten seeds, ending support at exit raises relapse 2016–2020 against the default."""
+
     def relapse(**kw) -> float:
         return float(national(run(**kw).results(), "relapse_people").sum())
 
@@ -169,3 +170,21 @@ def test_without_the_recheck_the_identity_is_exits_and_entries_only():
                 now = allc[(t, region, f"registered_poor_{unit}")]
                 assert allc[(t, region, f"removed_{unit}")] == 0
                 assert now == prev - allc[(t, region, f"exits_{unit}")] + allc[(t, region, f"entries_{unit}")]
+
+
+def test_no_county_or_village_exits_before_the_exit_mechanism():
+    from povsim import PovertyModel
+
+    model = PovertyModel(seed=4, end_year=2016)
+    while model.running:
+        model.step()
+    r = model.results()
+    nat = r[(r["region"] == "national") & (r["channel"] == "all")].pivot_table(
+        index="year", columns="measure", values="value"
+    )
+    assert nat.loc[2015, "counties_exited"] == 0 and nat.loc[2015, "villages_exited"] == 0
+    assert nat.loc[2016, "counties_exited"] > 0 and nat.loc[2016, "villages_exited"] > 0
+    early = PovertyModel(seed=4, end_year=2015, governance__review__first_year=2015)
+    while early.running:
+        early.step()
+    assert early.governance.villages_exited() > 0

@@ -123,9 +123,7 @@ def test_datacollector_model_vars_follow_years():
 
 
 def test_batch_run_works():
-    rows = mesa.batch_run(
-        PovertyModel, {"scale": 20000, "seed": [1, 2], "end_year": 2016}, display_progress=False
-    )
+    rows = mesa.batch_run(PovertyModel, {"scale": 20000, "seed": [1, 2], "end_year": 2016}, display_progress=False)
     assert rows
     assert {row["seed"] for row in rows} == {1, 2}
     for row in rows:
@@ -138,9 +136,7 @@ def test_batch_run_reports_the_end_year():
     should be the end year's values. (Mesa 3.3's batch_run takes the row at index
     ``model.steps - 1``; PovertyModel also collects the initial 2014 state, so the final
     year is dropped unless the model compensates.)"""
-    rows = mesa.batch_run(
-        PovertyModel, {"scale": 20000, "seed": [1], "end_year": 2016}, display_progress=False
-    )
+    rows = mesa.batch_run(PovertyModel, {"scale": 20000, "seed": [1], "end_year": 2016}, display_progress=False)
     assert max(row["year"] for row in rows) == 2016
     every_year = mesa.batch_run(
         PovertyModel, {"scale": 20000, "seed": [1], "end_year": 2016}, data_collection_period=1, display_progress=False

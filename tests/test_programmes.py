@@ -113,8 +113,10 @@ def test_without_the_floor_households_without_labour_stay_below_the_standard():
 
 def test_floor_standard_rises_to_the_line_by_2020(baseline):
     floor = baseline.programme("floor")
-    assert floor.standard(2020) == pytest.approx(baseline.params["economy.poverty_line.documented"]["2016"]
-                                                 * (1 + baseline.params["economy.poverty_line.uprating"]) ** 4)
+    assert floor.standard(2020) == pytest.approx(
+        baseline.params["economy.poverty_line.documented"]["2016"]
+        * (1 + baseline.params["economy.poverty_line.uprating"]) ** 4
+    )
     assert floor.standard(2015) < floor.standard(2019)
 
 
@@ -155,7 +157,8 @@ def test_central_funds_follow_the_documented_series():
     assert funds_by_source(params, 2015)["pooled_agricultural"] == 0.0  # pooling began in 2016
     assert funds_by_source(params, 2021)["relocation"] == 0.0  # relocation financing is for 2016–2020
     assert pool_funds(params.with_overrides({"budget.scale": 0.5}, "test"), 2017) == pytest.approx(
-        0.5 * pool_funds(params, 2017))
+        0.5 * pool_funds(params, 2017)
+    )
 
 
 def test_yearly_series_rules():

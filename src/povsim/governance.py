@@ -100,8 +100,11 @@ class Governance:
 
     # -- the end-of-year review --------------------------------------------------------
     def review(self) -> None:
-        """Evaluate village and county exits at the end of the year, in place."""
+        """Evaluate village and county exits at the end of the year, in place (from the year the
+        exit mechanism took effect, ``governance.review.first_year``)."""
         m, p, hh, geo, y = self.model, self.model.params, self.model.households, self.model.geography, self.model.year
+        if y < p[g + "review.first_year"]:
+            return
         n = geo.n_counties
         people = hh.people_weight.astype(np.float64)
         registered = hh.status == REGISTERED

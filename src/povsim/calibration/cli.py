@@ -127,7 +127,9 @@ def _calibrate(args: argparse.Namespace) -> int:
         log=say,
     )
     command = shlex.join(["povsim", *sys.argv[1:]]) if sys.argv[0].endswith("povsim") else "povsim calibrate"
-    written = write_calibration(cal, args.out, args.params_file, command)
+    from povsim.parameters import calibrated_path
+
+    written = write_calibration(cal, args.out, args.params_file or calibrated_path(), command)
     if not args.quiet:
         _print_fit(cal)
         for path in written.values():
@@ -199,9 +201,7 @@ def _forecast(args: argparse.Namespace) -> int:
 
 def _sensitivity(args: argparse.Namespace) -> int:
     from povsim.calibration.evaluate import Evaluator
-    from povsim.calibration.fit import FITTED_PARAMETERS
-    from povsim.calibration.sensitivity import figure, run_count, run_sensitivity
-    from povsim.calibration.space import LEVERS, Space, uncertain_paths
+    from povsim.calibration.sensitivity import figure, run_count, run_sensitivity, sensitivity_space
     from povsim.io import atomic_write, write_csv, write_json
     from povsim.model import resolve_scenario
     from povsim.parameters import ParameterSet
@@ -212,15 +212,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
     if not 2020 <= args.end_year <= 2025:
         raise PovsimInputError(f"--end-year {args.end_year}: the outcomes need 2020–2025")
     n = args.n if args.n is not None else (10 if args.method == "morris" else 64)
-    params = ParameterSet.defaults()
-    choice = {
-        "all": [*uncertain_paths(params), *[p for p in LEVERS if p not in uncertain_paths(params)]],
-        "uncertain": uncertain_paths(params),
-        "levers": list(LEVERS),
-        "fitted": list(FITTED_PARAMETERS),
-    }
-    paths = choice.get(args.vary) or [p.strip() for p in args.vary.split(",") if p.strip()]
-    space = Space.from_paths(params, paths, extra=LEVERS)
+    space = sensitivity_space(ParameterSet.defaults(), args.vary)
     scenario = resolve_scenario(args.scenario)
     say = _say(args)
     from povsim.experiments.spec import rep_seed

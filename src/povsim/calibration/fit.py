@@ -47,7 +47,7 @@ from povsim.calibration.targets import Target, default_targets
 from povsim.experiments.spec import rep_seed
 from povsim.io import atomic_write, write_csv, write_json
 from povsim.observed import FORECAST_ORIGIN
-from povsim.parameters import ParameterSet, calibrated_path, read_calibrated
+from povsim.parameters import ParameterSet, read_calibrated
 from povsim.scenario import Scenario
 
 FITTED_PARAMETERS: tuple[str, ...] = (
@@ -74,6 +74,9 @@ PRIOR_SD = 0.3
 
 STEP = 0.05
 """Finite-difference step of the Jacobian, as a share of each range."""
+
+DEFAULT_SCALE = 1000.0
+"""The scale calibrations are made at: that of the baseline (scenarios/baseline.toml)."""
 
 CHECK_REPS = 10
 """Seeds the calibrated point is checked with (those of ``povsim batch --reps 10``)."""
@@ -118,6 +121,7 @@ class Calibration:
 
     settings: Settings
     space: Space
+    targets: list[Target]
     prior: dict[str, Any]
     values: dict[str, Any]
     posterior_sd: dict[str, float]
@@ -243,6 +247,12 @@ def calibrate(
     sc = base_scenario(scenario, space)
     base = sc.run.seed
     prior_values = {p: priors[p] for p in space.paths}
+    if scale != DEFAULT_SCALE and any(t.fitted and t.outcome.startswith("counties") for t in targets):
+        say(
+            f"warning: county exits depend on the scale (a county's incidence is sampled from fewer agents at "
+            f"1:{scale:g}, so more counties fall below the threshold by chance); the county target's tolerance "
+            f"assumes 1:{DEFAULT_SCALE:g}"
+        )
     u0 = space.position(prior_values)
     fit_seeds = [rep_seed(base, FIT_SEED_OFFSET + i) for i in range(settings.seeds)]
     check_seeds = [rep_seed(base, r) for r in range(CHECK_REPS)]
@@ -301,6 +311,7 @@ def calibrate(
     return Calibration(
         settings=settings,
         space=space,
+        targets=targets,
         prior=prior_values,
         values=values,
         posterior_sd=posterior_sd,
@@ -386,7 +397,7 @@ def _toml_value(v: Any) -> str:
 
 def calibrated_toml(cal: Calibration, command: str) -> str:
     """The calibrated-values file: provenance in ``[meta]``, one table per parameter."""
-    fitted = [t for t in default_targets() if t.fitted]
+    fitted = [t for t in cal.targets if t.fitted]
     meta = {
         "targets": ", ".join(t.label for t in fitted) + " (all ≤ 2017)",
         "method": "MAP least squares over common-random-number seeds with a Gaussian prior on each range, "
@@ -425,16 +436,17 @@ def calibrated_toml(cal: Calibration, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_calibration(cal: Calibration, out_dir: str | Path, params_file: str | Path | None, command: str) -> dict:
+def write_calibration(cal: Calibration, out_dir: str | Path, params_file: str | Path, command: str) -> dict:
     """Write the fit report (``fit.csv``, ``fit.png``), ``evaluations.csv``, ``posterior.csv`` and
-    ``calibration.json`` into ``out_dir``, and the calibrated values to ``params_file`` (default:
-    the package's ``calibration/calibrated.toml``, which the baseline uses). Each file atomically."""
+    ``calibration.json`` into ``out_dir``, and the calibrated values to ``params_file``. Each file
+    atomically. Pass :func:`povsim.parameters.calibrated_path` as ``params_file`` to replace the
+    calibration every run uses (what ``povsim calibrate`` does); any other path leaves it alone."""
     from povsim.calibration.report import fit_figure
     from povsim.parameters import _load_calibrated
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    target = Path(str(calibrated_path())) if params_file is None else Path(params_file)
+    target = Path(str(params_file))
     target.parent.mkdir(parents=True, exist_ok=True)
     png = fit_figure(cal)
     written = {

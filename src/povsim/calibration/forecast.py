@@ -140,9 +140,6 @@ def forecast_text(fc: Forecast) -> str:
 def forecast_figure(fc: Forecast) -> bytes:
     """National and regional poor people: the model's mean and 90% band, the survey to 2017, the
     naive trends and the 2020 target (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from povsim.reporting import png_bytes

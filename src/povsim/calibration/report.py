@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -127,7 +124,7 @@ def fit_figure(cal: Calibration) -> bytes:
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel("position within the calibration range")
     ax.set_title("Fitted parameters")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     ax.grid(axis="x", alpha=0.3)
 
     fig.suptitle(

@@ -3,9 +3,11 @@
 Methods:
 
 - **Morris** elementary effects (``--method morris``): ``n`` trajectories of ``d + 1`` runs
-  each. ``mu_star`` (mean absolute effect of moving a parameter across a quarter of its range
-  …) ranks parameters; ``sigma`` large against ``mu_star`` flags interactions or non-linearity.
-  Cheap enough for all ~90 parameters (screening).
+  each, on a 4-level grid. An elementary effect is the change in the outcome per unit of the
+  parameter's range (SALib scales each step by the range), so ``mu_star`` — the mean absolute
+  effect — reads as "outcome change when the parameter moves across its whole range" and ranks
+  parameters; ``sigma`` large against ``mu_star`` flags interactions or non-linearity. Cheap enough
+  for all ~90 parameters (screening).
 - **Sobol** variance decomposition (``--method sobol``): ``n (d + 2)`` runs (Saltelli/Sobol'
   sampling without second-order terms). ``S1`` is the share of the outcome's variance due to
   the parameter alone, ``ST`` including its interactions.
@@ -25,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from povsim.calibration.evaluate import Evaluator
-from povsim.calibration.space import Space
+from povsim.calibration.space import LEVERS, Space, uncertain_paths
 from povsim.errors import PovsimInputError
+from povsim.parameters import ParameterSet
 
 OUTCOMES: dict[str, str] = {
     "poor_people_2020": "poor people in 2020",
@@ -65,6 +68,37 @@ class SensitivityResult:
         key = "mu_star" if self.method == "morris" else "ST"
         wide = wide.sort_values(key, ascending=False)
         return wide.head(top) if top else wide
+
+
+VARY_SETS = ("all", "uncertain", "levers", "fitted")
+
+
+def sensitivity_space(params: ParameterSet, vary: str | Sequence[str] = "all") -> Space:
+    """The parameters a sensitivity analysis varies.
+
+    Args:
+        params: the parameters (their calibration ranges give the intervals).
+        vary: ``all`` (the uncertain parameters and the levers of
+            :data:`povsim.calibration.space.LEVERS`), ``uncertain``, ``levers``, ``fitted`` (those
+            ``povsim calibrate`` fits), a comma-separated string of paths, or a list of paths.
+
+    Raises:
+        PovsimInputError: a path is unknown or has neither a range nor a lever interval.
+    """
+    from povsim.calibration.fit import FITTED_PARAMETERS
+
+    uncertain = uncertain_paths(params)
+    sets = {
+        "all": [*uncertain, *[p for p in LEVERS if p not in uncertain]],
+        "uncertain": uncertain,
+        "levers": list(LEVERS),
+        "fitted": list(FITTED_PARAMETERS),
+    }
+    if isinstance(vary, str):
+        paths = sets.get(vary) or [p.strip() for p in vary.split(",") if p.strip()]
+    else:
+        paths = list(vary)
+    return Space.from_paths(params, paths, extra=LEVERS)
 
 
 def sample(space: Space, method: str, n: int, seed: int) -> np.ndarray:
@@ -166,9 +200,6 @@ def run_sensitivity(
 def figure(result: SensitivityResult, top: int = 15) -> bytes:
     """One panel per outcome: the ``top`` parameters by ``mu_star`` (Morris, with ``sigma``) or by
     ``ST`` (Sobol, with ``S1``) as horizontal bars; PNG bytes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from povsim.reporting import png_bytes
