@@ -78,3 +78,20 @@ def test_scale_changes_only_sampling_noise():
 def test_seed_noise_is_small_relative_to_the_level(scale):
     values = np.array([poor_2020(seed, scale) for seed in (300, 301, 302)])
     assert values.std(ddof=1) / values.mean() < 0.05
+
+
+def test_a_finished_model_is_freed():
+    """Workers run hundreds of models: none may be kept alive (Mesa's agent-id counter held them)."""
+    import gc
+    import weakref
+
+    from povsim import PovertyModel
+
+    model = PovertyModel(seed=2, end_year=2015, scale=4000)
+    model.step()
+    ref = weakref.ref(model)
+    ids = [c.unique_id for c in model.counties]
+    assert ids == list(range(1, len(ids) + 1))
+    del model
+    gc.collect()
+    assert ref() is None

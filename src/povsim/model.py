@@ -128,6 +128,10 @@ class PovertyModel(mesa.Model):
         self.counties = [
             County(self, i, int(geo.county_region[i]), bool(geo.county_poor[i])) for i in range(geo.n_counties)
         ]
+        # Mesa 3.3 keeps every model alive in its class-level agent-id counter (mesa.Agent._ids), so a
+        # process running many models (an ensemble worker, a calibration) would hold every finished one.
+        # All of povsim's agents are created above; the counter is not needed after this.
+        mesa.Agent._ids.pop(self, None)
         self.ledger = ChannelLedger(hh.n, geo.n_counties)
         self.guarantee_channel = np.full(hh.n, -1, np.int8)  # channel that last fixed a guarantee
         self.guarantee_year = np.zeros(hh.n, np.int16)

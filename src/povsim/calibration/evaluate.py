@@ -9,6 +9,7 @@ seeds, so differences between points are parameter effects, not noise (common ra
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -82,7 +83,13 @@ def run_once(
     model = PovertyModel(sc)
     while model.running:
         model.step()
-    return outcomes(model.results())
+    out = outcomes(model.results())
+    # A model and its agents reference each other, so only the cycle collector frees its arrays; it
+    # runs by object counts, not bytes, and a worker running hundreds of models would otherwise hold
+    # gigabytes of dead models.
+    del model
+    gc.collect()
+    return out
 
 
 _WORKER_SCENARIO: Scenario | None = None
