@@ -103,8 +103,7 @@ class Governance:
         """Evaluate village and county exits at the end of the year, in place (from the year the
         exit mechanism took effect, ``governance.review.first_year``)."""
         m, p, hh, geo, y = self.model, self.model.params, self.model.households, self.model.geography, self.model.year
-        if y < p[g + "review.first_year"]:
-            return
+        open_ = y >= p[g + "review.first_year"]  # exits are possible from this year on
         n = geo.n_counties
         people = hh.people_weight.astype(np.float64)
         registered = hh.status == REGISTERED
@@ -134,7 +133,7 @@ class Governance:
             & (missed_found < limit)
             & (satisfaction >= p[g + "county.satisfaction_threshold"])
         )
-        newly = geo.county_poor & (self.exit_year == 0) & passes
+        newly = geo.county_poor & (self.exit_year == 0) & passes & open_
         self.exit_year[newly] = y
 
         # villages: the county's incidence among poor-village residents, times the village factor
@@ -146,7 +145,7 @@ class Governance:
         v_county = geo.village_county
         v_incidence = pv_incidence[v_county] * self.village_factor
         v_threshold = p.region(g + "county.incidence_threshold")[geo.county_region[v_county]]
-        newly_v = geo.village_poor & (self.village_exit_year == 0) & (v_incidence < v_threshold)
+        newly_v = geo.village_poor & (self.village_exit_year == 0) & (v_incidence < v_threshold) & open_
         self.village_exit_year[newly_v] = y
 
         self.record_state()
