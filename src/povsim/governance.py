@@ -44,6 +44,10 @@ class Governance:
         self.rural_people = self._rural_people()
         people = hh.people_weight.astype(np.float64)
         self.initial_registered = np.bincount(hh.county, people * (hh.status == REGISTERED), n)
+        self.expected_registered = self._expected_registered()
+        # a fixed draw per county: where its depth of poverty sits within what agent sampling cannot
+        # tell apart (see exit_incidence)
+        self.incidence_z = model.streams.get("governance.county_incidence").standard_normal(n)
         # counties are ranked by their depth of poverty (expected incidence), not by the sampled
         # incidence, so that plans and deep-poverty flags do not depend on the scale
         incidence = geo.county_intensity
@@ -64,6 +68,64 @@ class Governance:
         self.village_exit_year = np.zeros(geo.n_villages, np.int16)
         self.false_exit_people = np.zeros(n)
         self.rows: list[pd.DataFrame] = []
+
+    def _expected_registered(self) -> np.ndarray:
+        """Registered people each county holds in expectation at the end of 2014: the regional
+        registry placed by the rule of :func:`povsim.population._place` (poor counties take
+        ``registered_share_in_poor_counties``, in proportion to size times depth of poverty). At a
+        coarse scale many counties hold no registered agent by chance; quotas based on this do not
+        depend on which agents the sample put where."""
+        m = self.model
+        p, geo, hh = m.params, m.geography, m.households
+        registered = hh.status == REGISTERED
+        by_region = np.bincount(hh.region[registered], hh.people_weight[registered].astype(np.float64), 3)
+        share = p["geography.counties.registered_share_in_poor_counties"]
+        weight = geo.county_size * geo.county_intensity
+        out = np.zeros(geo.n_counties)
+        for r in range(3):
+            for poor_flag, s in ((True, share), (False, 1.0 - share)):
+                cand = (geo.county_region == r) & (geo.county_poor == poor_flag)
+                if not cand.any():
+                    cand = geo.county_region == r
+                out[cand] += by_region[r] * s * weight[cand] / weight[cand].sum()
+        return out
+
+    def exit_incidence(self, sampled: np.ndarray) -> np.ndarray:
+        """The registered incidence a poor county's exit is judged on, freed of agent-sampling noise.
+
+        A county's sampled incidence comes from its few household agents; at 1 : 1000 it moves by
+        about a percentage point when one agent exits, so counties would cross the 2%/3% threshold
+        by chance, more often the coarser the scale. Per region, the incidence is modelled as a
+        smooth function of the county's depth of poverty (least squares on ``county_intensity``)
+        plus a county effect of variance τ², observed with sampling variance
+        v = (w − 1)·m·κ / R (w households per agent, m the smooth incidence, κ people per
+        registered household weighted by size, R rural people; zero at scale 1). The county's
+        incidence is drawn from its posterior, m + k·(sampled − m) + √(k·v)·z with
+        k = τ² / (τ² + v) and z fixed per county: at scale 1 it is the sampled incidence, and at any
+        scale the spread across counties is the signal's, not the sample's."""
+        m = self.model
+        geo, hh = m.geography, m.households
+        w = float(m.scale)
+        if w <= 1.0:
+            return sampled
+        registered = hh.status == REGISTERED
+        people = hh.people_weight[registered].astype(np.float64)
+        size = hh.size[registered].astype(np.float64)
+        kappa = float((people * size).sum() / max(people.sum(), 1.0))
+        out = sampled.copy()
+        for r in range(3):
+            sel = geo.county_poor & (geo.county_region == r)
+            if sel.sum() < 3:
+                continue
+            x = np.column_stack([np.ones(int(sel.sum())), geo.county_intensity[sel]])
+            y = sampled[sel]
+            coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+            smooth = np.clip(x @ coef, 0.0, 1.0)
+            v = (w - 1.0) * smooth * kappa / self.rural_people[sel]
+            tau2 = max(float(np.var(y - smooth)) - float(v.mean()), 1e-12)
+            k = tau2 / (tau2 + v)
+            out[sel] = smooth + k * (y - smooth) + np.sqrt(k * v) * self.incidence_z[sel]
+        return np.clip(out, 0.0, 1.0)
 
     def _rural_people(self) -> np.ndarray:
         m = self.model
@@ -108,7 +170,7 @@ class Governance:
         people = hh.people_weight.astype(np.float64)
         registered = hh.status == REGISTERED
         reg = np.bincount(hh.county, people * registered, n)
-        incidence = reg / self.rural_people
+        incidence = self.exit_incidence(reg / self.rural_people)
         threshold = p.region(g + "county.incidence_threshold")[geo.county_region]
 
         # rates an evaluation would find: wrong exits (exited falsely and still below the line)

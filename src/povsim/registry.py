@@ -156,10 +156,11 @@ class Registry:
 
     def _within_quota(self, candidates: np.ndarray, assessed: np.ndarray) -> np.ndarray:
         """Candidates a county may register this year: poorest first, up to its quota of
-        ``governance.entry_quota_share`` of the people its 2014 registry held (people)."""
+        ``governance.entry_quota_share`` of the people its 2014 registry held (in expectation, so
+        that a county the sample left without registered agents still has its quota)."""
         m, hh = self.model, self.model.households
         people = hh.people_weight.astype(np.float64)
-        quota = m.params["governance.entry_quota_share"] * m.governance.initial_registered
+        quota = m.params["governance.entry_quota_share"] * m.governance.expected_registered
         idx = np.flatnonzero(candidates)
         chosen = fit_within(idx, assessed[idx], people[idx], hh.county[idx], quota, self._uniform("quota")[idx])
         out = np.zeros(hh.n, bool)
