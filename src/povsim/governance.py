@@ -233,6 +233,7 @@ class Governance:
                     "registered_poor_people": np.round(reg).astype(np.int64),
                     "poor_people": np.round(poor).astype(np.int64),
                     "incidence": incidence,
+                    "exit_incidence": self.exit_incidence(incidence),
                     "funds_yuan": m.ledger.county_funds.copy(),
                     "spending_yuan": m.ledger.county_spending.copy(),
                     "status": status,
