@@ -74,6 +74,13 @@ def test_scale_changes_only_sampling_noise():
     assert diff <= 0.10 * fine.mean()
 
 
+def test_scale_effect_is_small_at_the_baseline_scale():
+    """Halving the households per agent (1:1000 → 1:500) moves the 2020 headcount by less than 5%."""
+    base = np.array([poor_2020(seed, 1000) for seed in range(100, 104)])
+    finer = np.array([poor_2020(seed, 500) for seed in range(200, 204)])
+    assert abs(finer.mean() / base.mean() - 1) < 0.05, (base.mean(), finer.mean())
+
+
 @pytest.mark.parametrize("scale", [1000, 4000])
 def test_seed_noise_is_small_relative_to_the_level(scale):
     values = np.array([poor_2020(seed, scale) for seed in (300, 301, 302)])
