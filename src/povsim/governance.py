@@ -102,7 +102,8 @@ class Governance:
         registered household weighted by size, R rural people; zero at scale 1). The county's
         incidence is drawn from its posterior, m + k·(sampled − m) + √(k·v)·z with
         k = τ² / (τ² + v) and z fixed per county: at scale 1 it is the sampled incidence, and at any
-        scale the spread across counties is the signal's, not the sample's."""
+        scale the spread across counties is the estimated signal's, not the sample's. (County exits still
+        depend somewhat on the scale; docs/calibration.md measures it.)"""
         m = self.model
         geo, hh = m.geography, m.households
         w = float(m.scale)
