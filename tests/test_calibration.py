@@ -346,3 +346,27 @@ def test_sensitivity_space_sets():
     ]
     with pytest.raises(PovsimInputError, match="unknown parameter"):
         sensitivity_space(params, "nope")
+
+
+def test_sensitivity_sobol_end_to_end(tmp_path):
+    code, _, err = _cli(
+        [
+            "sensitivity",
+            "--method",
+            "sobol",
+            "--n",
+            "4",
+            "--vary",
+            "budget.scale,governance.post_exit_support_years",
+            "--scale",
+            "8000",
+            "--out",
+            str(tmp_path),
+            "-q",
+        ]
+    )
+    assert code == 0, err
+    indices = pd.read_csv(tmp_path / "indices.csv")
+    assert set(indices["index"]) == {"S1", "S1_conf", "ST", "ST_conf"}
+    assert len(pd.read_csv(tmp_path / "samples.csv")) == 4 * (2 + 2)
+    assert np.isfinite(indices["value"]).all()
