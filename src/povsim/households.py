@@ -100,6 +100,18 @@ class Households:
         """Yearly income from members working away (persistent level)."""
         return self.migrants * self.remittance
 
+    def set_income_from_sources(self) -> None:
+        """Set ``income`` to the sum of the persistent levels by source (in the order of
+        ``INCOME_SOURCES``) and ``income_pc`` to it per person, in place."""
+        income = self.income
+        income[:] = self.farm
+        income += self.local_wage
+        income += self.migrant_wage
+        income += self.business
+        income += self.transfers
+        income += self.property
+        np.divide(income, self.size, out=self.income_pc)
+
     def income_by_source(self) -> dict[str, np.ndarray]:
         """Persistent income levels by source, yuan per household per year."""
         return {s: getattr(self, s) for s in INCOME_SOURCES}

@@ -35,15 +35,31 @@ def market_income(
     shock of mean one (log-sd ``economy.growth.transitory_sigma``, widened by ``extra_sigma``
     where a programme exposes households to risk)."""
     sigma = np.sqrt(params["economy.growth.transitory_sigma"] ** 2 + np.square(extra_sigma))
-    transitory = np.exp(sigma * streams.get("income_transitory", year).standard_normal(hh.n) - 0.5 * sigma**2)
-    lost_remittance = shocks.job_losers * hh.remittance * params["shocks.job_loss.remittance_lost"]
-    return (
-        hh.farm * (1.0 - shocks.farm_loss) * (1.0 - shocks.lost_work)
-        + hh.local_wage * (1.0 - shocks.lost_work)
-        + (hh.migrants + shocks.job_losers) * hh.remittance
-        - lost_remittance
-        + hh.business
-    ) * transitory
+    # transitory = exp(sigma * z - 0.5 * sigma**2), in place
+    transitory = streams.get("income_transitory", year).standard_normal(hh.n)
+    transitory *= sigma
+    transitory -= 0.5 * sigma**2
+    np.exp(transitory, out=transitory)
+    del sigma
+    # (farm * (1 - farm_loss) * (1 - lost_work) + local_wage * (1 - lost_work)
+    #  + (migrants + job_losers) * remittance - lost_remittance + business) * transitory
+    keep_work = 1.0 - shocks.lost_work
+    income = 1.0 - shocks.farm_loss
+    income *= hh.farm
+    income *= keep_work
+    part = hh.local_wage
+    part *= keep_work
+    income += part
+    del keep_work
+    np.multiply(hh.migrants + shocks.job_losers, hh.remittance, out=part)
+    income += part
+    np.multiply(shocks.job_losers, hh.remittance, out=part)
+    part *= params["shocks.job_loss.remittance_lost"]
+    income -= part
+    del part
+    income += hh.business
+    income *= transitory
+    return income
 
 
 def measure(hh: Households, income: np.ndarray, line: float, first: bool = False) -> None:

@@ -36,19 +36,56 @@ def binomial_from_uniform(u: np.ndarray, n: np.ndarray, p: np.ndarray | float) -
     Unlike ``Generator.binomial``, which consumes a variable number of draws per row, this
     keeps the draw of each household tied to its own uniform, which common random numbers
     need. ``n`` is small (household members), so the loop runs over counts, not households.
+
+    Returns:
+        The draws, int8 when every ``n`` fits in int8 (household members), else int64.
     """
-    n = np.asarray(n, dtype=np.int64)
+    n = np.asarray(n)
+    top = int(n.max(initial=0))
+    dtype = np.int8 if top <= np.iinfo(np.int8).max else np.int64
+    if np.ndim(p) == 0 and top <= _TABLE_MAX_N and n.min(initial=0) >= 0:
+        # One cdf row per possible count, so each row is a table look-up and a comparison
+        # per member instead of the recurrence over every row (same values, see the table).
+        table = _binomial_cdf_table(float(p), top)
+        k = np.zeros(n.shape, dtype)
+        for j in range(top):
+            k += u > table[j].take(n)
+        return k
+    n = n.astype(np.int64, copy=False)
     p = np.clip(np.broadcast_to(np.asarray(p, dtype=np.float64), n.shape), 0.0, 1.0 - 1e-12)
-    k = np.zeros(n.shape, dtype=np.int64)
+    k = np.zeros(n.shape, dtype=dtype)
     pmf = np.power(1.0 - p, n)
     cdf = pmf.copy()
     ratio = p / (1.0 - p)
-    top = int(n.max(initial=0))
+    del p
     for j in range(top):
         step = u > cdf
         if not step.any():
             break
         k += step
-        pmf = pmf * (n - j) / (j + 1) * ratio
+        pmf *= n - j
+        pmf /= j + 1
+        pmf *= ratio
+        cdf += pmf
+    return np.minimum(k, n, dtype=dtype, casting="unsafe")
+
+
+_TABLE_MAX_N = 64
+
+
+def _binomial_cdf_table(p: float, top: int) -> np.ndarray:
+    """``table[j, m]``: the cdf of Binomial(m, p) at j for m = 0..top, computed with exactly
+    the array operations of the per-row recurrence of :func:`binomial_from_uniform` (so a
+    look-up gives the same float64 value as the recurrence); ``inf`` where ``j >= m``, where
+    the recurrence's count is capped at ``m``."""
+    m = np.arange(top + 1, dtype=np.int64)
+    q = np.clip(np.full(m.shape, p, dtype=np.float64), 0.0, 1.0 - 1e-12)
+    pmf = np.power(1.0 - q, m)
+    cdf = pmf.copy()
+    ratio = q / (1.0 - q)
+    table = np.full((max(top, 1), top + 1), np.inf)
+    for j in range(top):
+        table[j] = np.where(j < m, cdf, np.inf)
+        pmf = pmf * (m - j) / (j + 1) * ratio
         cdf = cdf + pmf
-    return np.minimum(k, n)
+    return table
