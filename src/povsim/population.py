@@ -232,8 +232,7 @@ def build_population(
     business = workers.astype(i64) * params[eco + "business_per_worker"] * np.where(causes["capital"], cc, 1.0)
     business *= factor
     transfers = (
-        elderly.astype(i64) * params[eco + "pension_per_elderly"]
-        + size * params[eco + "other_transfers_per_person"]
+        elderly.astype(i64) * params[eco + "pension_per_elderly"] + size * params[eco + "other_transfers_per_person"]
     ).astype(np.float64)
     prop = (size * params[eco + "property_per_person"]).astype(np.float64)
     skill_factor = 1.0 + params[eco + "skill_premium"] * skills.astype(i64)
