@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -20,7 +22,12 @@ def apportion(total: int, weights: np.ndarray) -> np.ndarray:
 
 
 def fit_within(
-    idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, group: np.ndarray, limit: np.ndarray, u: np.ndarray
+    idx: np.ndarray,
+    priority: np.ndarray,
+    amount: np.ndarray,
+    group: np.ndarray,
+    limit: np.ndarray,
+    u: np.ndarray | Callable[[np.ndarray], np.ndarray],
 ) -> np.ndarray:
     """Take candidates ``idx`` in ``priority`` order (lowest first) within each group while the
     running sum of ``amount`` stays within the group's ``limit``.
@@ -28,21 +35,33 @@ def fit_within(
     The candidate at which a group's limit runs out is taken with probability equal to the share
     of its amount the remainder covers (``u`` is its uniform draw), so that the total taken
     matches the limit in expectation even when candidates are coarse (an agent standing for
-    thousands of households). Returns the chosen indices, sorted.
+    thousands of households). ``u`` is the candidates' uniforms, or a function returning the
+    uniforms of the candidates at given positions of ``idx`` (only the marginal candidates, at
+    most one per group, need one). Returns the chosen indices, sorted.
     """
     if idx.size == 0:
         return idx
     order = np.lexsort((priority, group))
     g = group[order]
     a = amount[order]
-    cum = np.cumsum(a)
+    spent = np.cumsum(a)
     starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
     lengths = np.diff(np.r_[starts, g.size])
-    spent = cum - np.repeat(cum[starts] - a[starts], lengths)
-    cap = limit[g]
-    inside = spent <= cap
-    first_in_group = np.zeros(g.size, bool)
-    first_in_group[starts] = True
-    marginal = ~inside & (np.r_[True, inside[:-1]] | first_in_group)
-    lucky = marginal & (u[order] * a < cap - (spent - a))
-    return np.sort(idx[order[inside | lucky]])
+    # the running sum within each group: the running sum less what came before the group
+    spent -= np.repeat(spent[starts] - a[starts], lengths)
+    del lengths
+    inside = spent <= limit[g]
+    # the marginal candidate of a group: the first one outside, after one inside or first
+    marginal = ~inside
+    marginal[1:] &= inside[:-1]
+    marginal[starts] = ~inside[starts]
+    del starts
+    marg = np.flatnonzero(marginal)
+    del marginal
+    cap = limit[g[marg]]
+    u_marg = u(order[marg]) if callable(u) else u[order[marg]]
+    lucky = u_marg * a[marg] < cap - (spent[marg] - a[marg])
+    del a, spent, g
+    chosen = np.concatenate((order[inside], order[marg[lucky]]))
+    del order, inside
+    return np.sort(idx[chosen])

@@ -161,7 +161,14 @@ class Registry:
         people = hh.people_weight.astype(np.float64)
         quota = m.params["governance.entry_quota_share"] * m.governance.initial_registered
         idx = np.flatnonzero(candidates)
-        chosen = fit_within(idx, assessed[idx], people[idx], hh.county[idx], quota, self._uniform("quota")[idx])
+        chosen = fit_within(
+            idx,
+            assessed[idx],
+            people[idx],
+            hh.county[idx],
+            quota,
+            lambda positions: m.streams.uniform_at("registry.quota", m.year, idx[positions]),
+        )
         out = np.zeros(hh.n, bool)
         out[chosen] = True
         return out

@@ -10,6 +10,7 @@ exits to channels), the part of it paid directly (added to income), and its spen
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -152,6 +153,12 @@ class Programme(ABC):
         m = self.model
         return m.streams.uniform(f"{self.channel}.{name}", m.year, m.households.n)
 
+    def uniform_of(self, name: str, idx: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """The uniforms of :meth:`uniform` at candidates ``idx[positions]``, drawn on demand
+        (rationing needs them only for its marginal candidates)."""
+        m = self.model
+        return lambda positions: m.streams.uniform_at(f"{self.channel}.{name}", m.year, idx[positions])
+
     def registered(self) -> np.ndarray:
         """Households in the registry now."""
         return self.model.households.status == REGISTERED
@@ -192,9 +199,9 @@ class Programme(ABC):
             return idx
         hh = self.model.households
         total = cost * hh.weight[idx]
-        group = hh.county[idx] if by_county else np.zeros(idx.size, np.int64)
+        group = hh.county[idx] if by_county else np.zeros(idx.size, np.int8)
         budget = np.atleast_1d(np.asarray(budget, np.float64))
-        return fit_within(idx, priority, total, group, budget, self.uniform(name)[idx])
+        return fit_within(idx, priority, total, group, budget, self.uniform_of(name, idx))
 
     def cap(
         self, idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, capacity: float, name: str = "capacity"
@@ -207,9 +214,9 @@ class Programme(ABC):
             idx,
             priority,
             amount.astype(np.float64),
-            np.zeros(idx.size, np.int64),
+            np.zeros(idx.size, np.int8),
             np.array([max(capacity, 0.0)]),
-            self.uniform(name)[idx],
+            self.uniform_of(name, idx),
         )
 
 
