@@ -85,6 +85,10 @@ class Households:
         """Real people each row stands for (weight × size), int64."""
         return self.weight.astype(np.int64) * self.size.astype(np.int64)
 
+    def people_weight_of(self, idx: np.ndarray) -> np.ndarray:
+        """``people_weight[idx]`` as float64 (exact: whole people), without the full column."""
+        return (self.weight[idx].astype(np.int64) * self.size[idx]).astype(np.float64)
+
     @property
     def inactive(self) -> np.ndarray:
         """Working-age members who cannot work (ill or disabled)."""

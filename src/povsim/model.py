@@ -167,7 +167,7 @@ class PovertyModel(mesa.Model):
         self.out_of_pocket = medical_out_of_pocket(hh, self.shocks, p)
         income = self.run_programmes()
         measure(hh, income, self.poverty_line)
-        guaranteed = self.ledger.gain[self.programme("floor").index] > 0
+        guaranteed = self.ledger.gain_row(self.programme("floor").index) > 0
         self.flows = self.registry.update(guaranteed)
         threshold = self.poverty_line * (1.0 + p["registry.exit.income_margin"])
         self._exits_by_channel = self.attribution.record(self.flows.exits, income, threshold)

@@ -42,17 +42,21 @@ class ChannelLedger:
     """This year's programme income and spending, by channel.
 
     Attributes:
-        gain: yuan of this year's household income due to each channel (channel × household);
-            the basis of exit attribution.
         transfer: yuan paid directly to each household by all channels together (added to
-            income; the rest of ``gain`` is already inside market income, e.g. a placed
+            income; the rest of the gain is already inside market income, e.g. a placed
             migrant's remittance).
         spending: national yuan spent by each channel, by region (channel × 3).
         beneficiaries: households reached by each channel this year, by region (channel × 3).
+
+    The yuan of this year's household income due to each channel (the basis of exit
+    attribution) is kept sparse, as the (households, float32 gains) each channel recorded, and
+    read with :meth:`gain_row` or :meth:`gain_at`: a channel reaches a minority of households,
+    and a dense channel × household table would be 36 bytes per household.
     """
 
     def __init__(self, n: int, n_counties: int):
-        self.gain = np.zeros((len(CHANNELS), n), np.float32)
+        self.n = n
+        self._gains: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in CHANNELS]
         self.transfer = np.zeros(n, np.float64)
         self.spending = np.zeros((len(CHANNELS), 3))
         self.beneficiaries = np.zeros((len(CHANNELS), 3))
@@ -61,8 +65,9 @@ class ChannelLedger:
         self.county_funds = np.zeros(n_counties)
 
     def reset(self) -> None:
+        for gains in self._gains:
+            gains.clear()
         for array in (
-            self.gain,
             self.transfer,
             self.spending,
             self.beneficiaries,
@@ -71,6 +76,34 @@ class ChannelLedger:
             self.county_funds,
         ):
             array[:] = 0.0
+
+    def add_gain(self, channel: int, idx: np.ndarray, gain: np.ndarray) -> None:
+        """Add float32 ``gain`` (one per household of ``idx``) to the channel's gains."""
+        nonzero = gain != 0  # adding zero to a gain changes nothing
+        if not nonzero.all():
+            idx, gain = idx[nonzero], gain[nonzero]
+        if idx.size:
+            self._gains[channel].append((idx.astype(np.int32, copy=False), gain))
+
+    def gain_row(self, channel: int) -> np.ndarray:
+        """This year's gains of ``channel``, one float32 per household."""
+        row = np.zeros(self.n, np.float32)
+        for idx, gain in self._gains[channel]:
+            row[idx] += gain
+        return row
+
+    def gain_at(self, idx: np.ndarray) -> np.ndarray:
+        """This year's gains of households ``idx`` (channel × household, float32)."""
+        out = np.empty((len(CHANNELS), idx.size), np.float32)
+        for c in range(len(CHANNELS)):
+            out[c] = self.gain_row(c)[idx]
+        return out
+
+    @property
+    def gain(self) -> np.ndarray:
+        """This year's gains as a dense channel × household float32 table (for inspection;
+        36 bytes per household)."""
+        return np.stack([self.gain_row(c) for c in range(len(CHANNELS))])
 
 
 class Programme(ABC):
@@ -119,7 +152,7 @@ class Programme(ABC):
         gain = np.broadcast_to(np.asarray(gain, np.float64), idx.shape)
         transfer = np.broadcast_to(np.asarray(transfer, np.float64), idx.shape)
         cost = np.broadcast_to(np.asarray(cost, np.float64), idx.shape)
-        ledger.gain[self.index, idx] += gain.astype(np.float32)
+        ledger.add_gain(self.index, idx, gain.astype(np.float32))
         ledger.transfer[idx] += transfer
         w = hh.weight[idx].astype(np.float64)
         region = hh.region[idx]
