@@ -66,7 +66,6 @@ class Households:
     transfers: np.ndarray  # float64
     property: np.ndarray  # float64
     income: np.ndarray  # float64, this year's realised household income net of medical costs
-    income_pc: np.ndarray  # float64, income per person
     poor: np.ndarray  # bool, income per person below this year's line
     poor_prev: np.ndarray  # bool, last year's ``poor``
     status: np.ndarray  # int8, NOT_REGISTERED / REGISTERED / EXITED
@@ -79,6 +78,15 @@ class Households:
     def n(self) -> int:
         """Number of household agents."""
         return int(self.weight.shape[0])
+
+    @property
+    def income_pc(self) -> np.ndarray:
+        """This year's income per person (``income / size``), float64."""
+        return self.income / self.size
+
+    def income_pc_of(self, idx: np.ndarray) -> np.ndarray:
+        """``income_pc[idx]`` without the full column."""
+        return self.income[idx] / self.size[idx]
 
     @property
     def people_weight(self) -> np.ndarray:
@@ -106,7 +114,7 @@ class Households:
 
     def set_income_from_sources(self) -> None:
         """Set ``income`` to the sum of the persistent levels by source (in the order of
-        ``INCOME_SOURCES``) and ``income_pc`` to it per person, in place."""
+        ``INCOME_SOURCES``), in place."""
         income = self.income
         income[:] = self.farm
         income += self.local_wage
@@ -114,7 +122,6 @@ class Households:
         income += self.business
         income += self.transfers
         income += self.property
-        np.divide(income, self.size, out=self.income_pc)
 
     def income_by_source(self) -> dict[str, np.ndarray]:
         """Persistent income levels by source, yuan per household per year."""
@@ -140,6 +147,7 @@ class Households:
         df = pd.DataFrame(data)
         df["region"] = pd.Categorical.from_codes(self.region, categories=list(REGIONS))
         df["status"] = pd.Categorical.from_codes(self.status, categories=list(STATUS_NAMES.values()))
+        df["income_pc"] = self.income_pc
         df["people_weight"] = self.people_weight
         df["local_wage"] = self.local_wage
         df["migrant_wage"] = self.migrant_wage

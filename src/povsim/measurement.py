@@ -65,13 +65,14 @@ def market_income(
 def measure(hh: Households, income: np.ndarray, line: float, first: bool = False) -> None:
     """Record this year's income and poverty status in the household table, in place.
 
+    The table takes ``income`` itself (float64, one per household), not a copy.
+
     Args:
         first: the initial measurement, which has no previous year.
     """
     if not first:
         hh.poor_prev[:] = hh.poor
-    hh.income[:] = income
-    hh.income_pc[:] = income / hh.size
-    hh.poor[:] = hh.income_pc < line
+    hh.income = income  # the table keeps this year's income array (no copy: one fewer column)
+    np.less(hh.income_pc, line, out=hh.poor)
     if first:
         hh.poor_prev[:] = hh.poor

@@ -272,7 +272,6 @@ def build_population(
         transfers=transfers,
         property=prop,
         income=np.zeros(n),
-        income_pc=np.zeros(n),
         poor=np.zeros(n, bool),
         poor_prev=np.zeros(n, bool),
         status=np.where(registered, REGISTERED, NOT_REGISTERED).astype(np.int8),

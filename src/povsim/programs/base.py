@@ -210,7 +210,7 @@ class Programme(ABC):
 
     def poorest_first(self, idx: np.ndarray) -> np.ndarray:
         """Targeting priority: last year's income per person against the line (lower first)."""
-        return self.model.households.income_pc[idx]
+        return self.model.households.income_pc_of(idx)
 
     def select(
         self,
