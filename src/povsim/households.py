@@ -93,9 +93,17 @@ class Households:
         """Real people each row stands for (weight × size), int64."""
         return self.weight.astype(np.int64) * self.size.astype(np.int64)
 
-    def people_weight_of(self, idx: np.ndarray) -> np.ndarray:
-        """``people_weight[idx]`` as float64 (exact: whole people), without the full column."""
-        return (self.weight[idx].astype(np.int64) * self.size[idx]).astype(np.float64)
+    def people_weight_of(self, idx: np.ndarray | slice) -> np.ndarray:
+        """``people_weight[idx]`` as float64 (whole people, so exact), with no int64 column."""
+        people = self.weight[idx].astype(np.float64)
+        people *= self.size[idx]
+        return people
+
+    def people_by_county(self, mask: np.ndarray, n_counties: int) -> np.ndarray:
+        """People (national units) of the households in ``mask``, by county: exact (whole
+        people), summed over those households only."""
+        idx = np.flatnonzero(mask)
+        return np.bincount(self.county[idx], self.people_weight_of(idx), n_counties)
 
     @property
     def inactive(self) -> np.ndarray:

@@ -230,21 +230,30 @@ class PovertyModel(mesa.Model):
         """Add this year's rows to the results table; after a simulated year also collect the
         model reporters (so that ``mesa.batch_run``'s step *i* is year 2015 + *i*)."""
         hh, geo = self.households, self.geography
-        people = hh.people_weight.astype(np.float64)
-        households = hh.weight.astype(np.float64)
-        registered = hh.status == REGISTERED
+        # Sums of whole people and households are exact in float64 in any order, so the stocks
+        # come from one bincount of a (region, status, poor) code, and the flows and county
+        # sums from the households concerned only (one full-length float64 column at most).
+        code = hh.region * np.int8(6)
+        code += hh.status * np.int8(2)
+        code += hh.poor
+        people_cells = np.bincount(code, hh.people_weight_of(slice(None)), 18).reshape(3, 3, 2)
+        household_cells = np.bincount(code, hh.weight, 18).reshape(3, 3, 2).astype(np.float64)
+        del code
+        reg, exited = int(REGISTERED), int(EXITED)
 
-        def by_region(mask: np.ndarray, w: np.ndarray = people) -> np.ndarray:
-            return np.bincount(hh.region, w * mask, 3)
+        def by_region(mask: np.ndarray, households: bool = False) -> np.ndarray:
+            idx = np.flatnonzero(mask)
+            w = hh.weight[idx].astype(np.float64) if households else hh.people_weight_of(idx)
+            return np.bincount(hh.region[idx], w, 3)
 
         stocks = {
-            "poor_people": by_region(hh.poor),
-            "registered_poor_people": by_region(registered),
-            "registered_poor_households": by_region(registered, households),
-            "registered_income_poor_people": by_region(registered & hh.poor),
-            "unregistered_income_poor_people": by_region(~registered & hh.poor),
-            "exited_people": by_region(hh.status == EXITED),
-            "registered_not_income_poor_people": by_region(registered & ~hh.poor),
+            "poor_people": people_cells[:, :, 1].sum(axis=1),
+            "registered_poor_people": people_cells[:, reg, :].sum(axis=1),
+            "registered_poor_households": household_cells[:, reg, :].sum(axis=1),
+            "registered_income_poor_people": people_cells[:, reg, 1],
+            "unregistered_income_poor_people": people_cells[:, :, 1].sum(axis=1) - people_cells[:, reg, 1],
+            "exited_people": people_cells[:, exited, :].sum(axis=1),
+            "registered_not_income_poor_people": people_cells[:, reg, 0],
         }
         rural = self.params.region("population.rural_population")
         values: dict[str, np.ndarray] = dict(stocks)
@@ -253,13 +262,13 @@ class PovertyModel(mesa.Model):
             values.update(
                 {
                     "exits_people": by_region(f.exits),
-                    "exits_households": by_region(f.exits, households),
+                    "exits_households": by_region(f.exits, households=True),
                     "entries_people": by_region(f.entries),
-                    "entries_households": by_region(f.entries, households),
+                    "entries_households": by_region(f.entries, households=True),
                     "newly_registered_people": by_region(f.new_registrations),
                     "reregistered_people": by_region(f.reregistrations),
                     "removed_people": by_region(f.removed),
-                    "removed_households": by_region(f.removed, households),
+                    "removed_households": by_region(f.removed, households=True),
                     "relapse_people": by_region(f.relapses),
                     "false_exits_people": by_region(f.false_exits),
                     "false_exits_detected_people": by_region(f.false_exits_detected),
@@ -285,8 +294,11 @@ class PovertyModel(mesa.Model):
         if self.flows is not None:
             self._collect_channels()
 
-        county_poor = np.bincount(hh.county, people * hh.poor, geo.n_counties)
-        county_reg = np.bincount(hh.county, people * registered, geo.n_counties)
+        poor_idx = np.flatnonzero(hh.poor)
+        county_poor = np.bincount(hh.county[poor_idx], hh.people_weight_of(poor_idx), geo.n_counties)
+        reg_idx = np.flatnonzero(hh.status == REGISTERED)
+        county_reg = np.bincount(hh.county[reg_idx], hh.people_weight_of(reg_idx), geo.n_counties)
+        del poor_idx, reg_idx
         severity = self.shocks.county_severity
         for county in self.counties:
             county.poor_people = int(county_poor[county.index])
@@ -305,7 +317,7 @@ class PovertyModel(mesa.Model):
         relapsed = self.flows.relapses
         hh = self.households
         exit_channel = self.attribution.exit_channel[relapsed]
-        people = hh.people_weight[relapsed].astype(np.float64)
+        people = hh.people_weight_of(relapsed)
         region = hh.region[relapsed]
         for c, channel in enumerate(ATTRIBUTION_CHANNELS):
             mask = exit_channel == c

@@ -78,13 +78,14 @@ def binomial_from_uniform(u: np.ndarray, n: np.ndarray, p: np.ndarray | float) -
         for j in range(top):
             k += u > table[j].take(n)
         return k
-    n = n.astype(np.int64, copy=False)
+    # the recurrence over all rows (a p per row), with temporaries reused in place
     p = np.clip(np.broadcast_to(np.asarray(p, dtype=np.float64), n.shape), 0.0, 1.0 - 1e-12)
     k = np.zeros(n.shape, dtype=dtype)
-    pmf = np.power(1.0 - p, n)
+    q = 1.0 - p
+    pmf = np.power(q, n, dtype=np.float64)
     cdf = pmf.copy()
-    ratio = p / (1.0 - p)
-    del p
+    ratio = np.divide(p, q, out=p)
+    del p, q
     for j in range(top):
         step = u > cdf
         if not step.any():
