@@ -156,7 +156,6 @@ class Governance:
     def record_state(self) -> None:
         """Append this year's rows to the county table."""
         m, geo, hh = self.model, self.model.geography, self.model.households
-        n = geo.n_counties
         reg = self.county_people(hh.status == REGISTERED)
         incidence = reg / self.rural_people
         poor = self.county_people(hh.poor)
