@@ -34,23 +34,36 @@ def market_income(
     losses on farm income, lost work in an illness, a migrant's lost job — times a transitory
     shock of mean one (log-sd ``economy.growth.transitory_sigma``, widened by ``extra_sigma``
     where a programme exposes households to risk)."""
-    sigma = np.sqrt(params["economy.growth.transitory_sigma"] ** 2 + np.square(extra_sigma))
-    # transitory = exp(sigma * z - 0.5 * sigma**2), in place
+    base_variance = params["economy.growth.transitory_sigma"] ** 2
     transitory = streams.get("income_transitory", year).standard_normal(hh.n)
-    transitory *= sigma
-    transitory -= 0.5 * sigma**2
-    np.exp(transitory, out=transitory)
+    # transitory = exp(sigma * z - 0.5 * sigma**2), sigma = sqrt(base_variance + extra_sigma**2),
+    # in place
+    if np.ndim(extra_sigma) == 0:
+        sigma = np.sqrt(base_variance + np.square(extra_sigma))
+        transitory *= sigma
+        transitory -= 0.5 * sigma**2
+    else:
+        sigma = np.square(extra_sigma)
+        sigma += base_variance
+        np.sqrt(sigma, out=sigma)
+        transitory *= sigma
+        np.square(sigma, out=sigma)
+        sigma *= 0.5
+        transitory -= sigma
     del sigma
+    np.exp(transitory, out=transitory)
     # (farm * (1 - farm_loss) * (1 - lost_work) + local_wage * (1 - lost_work)
     #  + (migrants + job_losers) * remittance - lost_remittance + business) * transitory
-    keep_work = 1.0 - shocks.lost_work
+    # 1 - lost_work is 1 - lost_work_share for the ill and 1 elsewhere (multiplying by one
+    # is exact, so only the ill are multiplied)
+    keep_work = 1.0 - shocks.lost_work_share
+    ill = shocks.ill
     income = 1.0 - shocks.farm_loss
     income *= hh.farm
-    income *= keep_work
+    np.multiply(income, keep_work, out=income, where=ill)
     part = hh.local_wage
-    part *= keep_work
+    np.multiply(part, keep_work, out=part, where=ill)
     income += part
-    del keep_work
     np.multiply(hh.migrants + shocks.job_losers, hh.remittance, out=part)
     income += part
     np.multiply(shocks.job_losers, hh.remittance, out=part)

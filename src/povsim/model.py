@@ -159,6 +159,9 @@ class PovertyModel(mesa.Model):
         measurement, the registry, data collection."""
         self.year += 1
         hh, p, s, y = self.households, self.params, self.streams, self.year
+        # last year's shocks and registry moves are not needed any more: free them before
+        # this year's are drawn (a national run holds ~52M households)
+        self.shocks = self.flows = None
         age(hh, p, s, y, pension(p, y, START_YEAR))
         grow_incomes(hh, p, s, y)
         self.shocks = draw_shocks(hh, self.geography, p, s, y)
@@ -190,13 +193,14 @@ class PovertyModel(mesa.Model):
             if not programme.means_tested:
                 programme.step(self, budgets.get(programme.channel))
         risk = sum((programme.income_risk(self) for programme in self.programmes), start=np.zeros(hh.n))
-        income = (
-            market_income(hh, self.shocks, p, self.streams, self.year, extra_sigma=risk)
-            + hh.transfers
-            + hh.property
-            - self.out_of_pocket
-            + self.ledger.transfer
-        )
+        # market income + transfers + property - out-of-pocket medical costs + programme
+        # transfers, summed in that order, in place
+        income = market_income(hh, self.shocks, p, self.streams, self.year, extra_sigma=risk)
+        del risk
+        income += hh.transfers
+        income += hh.property
+        income -= self.out_of_pocket
+        income += self.ledger.transfer
         before = self.ledger.transfer.copy()
         for programme in self.programmes:
             if programme.means_tested:

@@ -83,8 +83,9 @@ def binomial_from_uniform(u: np.ndarray, n: np.ndarray, p: np.ndarray | float) -
     k = np.zeros(n.shape, dtype=dtype)
     q = 1.0 - p
     pmf = np.power(q, n, dtype=np.float64)
-    cdf = pmf.copy()
     ratio = np.divide(p, q, out=p)
+    cdf = q
+    cdf[...] = pmf
     del p, q
     for j in range(top):
         step = u > cdf
