@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.dynamics.shocks import Shocks
+from povsim.dynamics.shocks import Shocks, SparseColumn
 from povsim.households import Households
 from povsim.parameters import ParameterSet
 from povsim.streams import RandomStreams
 
 
-def medical_out_of_pocket(hh: Households, shocks: Shocks, params: ParameterSet) -> np.ndarray:
-    """This year's medical costs left to the household under basic insurance (yuan); the
-    health programme lowers them further for the registered poor."""
-    return shocks.medical_cost * (1.0 - np.where(hh.insured, params["shocks.illness.reimbursement"], 0.0))
+def medical_out_of_pocket(hh: Households, shocks: Shocks, params: ParameterSet) -> SparseColumn:
+    """This year's medical costs left to the household under basic insurance (yuan, the ill
+    only); the health programme lowers them further for the registered poor."""
+    cost = shocks.medical_cost
+    insured = hh.insured[cost.rows]
+    left = cost.values * (1.0 - np.where(insured, params["shocks.illness.reimbursement"], 0.0))
+    return SparseColumn(cost.n, cost.rows, left)
 
 
 def market_income(

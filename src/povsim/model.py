@@ -16,7 +16,7 @@ from povsim.dynamics.conditions import update_conditions
 from povsim.dynamics.demography import age
 from povsim.dynamics.economy import grow_incomes, pension
 from povsim.dynamics.migration import migrate
-from povsim.dynamics.shocks import draw_shocks
+from povsim.dynamics.shocks import SparseColumn, draw_shocks
 from povsim.governance import Governance
 from povsim.households import EXITED, REGISTERED
 from povsim.measurement import market_income, measure, medical_out_of_pocket
@@ -122,7 +122,8 @@ class PovertyModel(mesa.Model):
         hh = self.households
         self.shocks = draw_shocks(hh, geo, self.params, self.streams, self.year)
         market = market_income(hh, self.shocks, self.params, self.streams, self.year)
-        other = hh.transfers + hh.property - medical_out_of_pocket(hh, self.shocks, self.params)
+        other = hh.transfers + hh.property
+        medical_out_of_pocket(hh, self.shocks, self.params).subtract_from(other)
         fit_initial_incomes(hh, targets, market, other, self.poverty_line)
         measure(hh, market + other, self.poverty_line, first=True)
         self.counties = [
@@ -135,7 +136,7 @@ class PovertyModel(mesa.Model):
         self.attribution = ExitAttribution(self)
         self.registry = Registry(self)
         self.governance = Governance(self)
-        self.out_of_pocket = np.zeros(hh.n)
+        self.out_of_pocket = SparseColumn(hh.n, np.zeros(0, np.int64), np.zeros(0))
         self.flows: RegistryFlows | None = None
         self._exits_by_channel: np.ndarray | None = None
         self._cohort_spending: dict[int, np.ndarray] = {}
@@ -199,7 +200,7 @@ class PovertyModel(mesa.Model):
         del risk
         income += hh.transfers
         income += hh.property
-        income -= self.out_of_pocket
+        self.out_of_pocket.subtract_from(income)
         income += self.ledger.transfer
         before = self.ledger.transfer.copy()
         for programme in self.programmes:

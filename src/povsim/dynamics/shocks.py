@@ -13,12 +13,48 @@ from povsim.parameters import ParameterSet
 from povsim.streams import RandomStreams, binomial_from_uniform
 
 
+class SparseColumn:
+    """A float64 value per household that is zero except at a few ``rows`` (sorted, unique):
+    e.g. medical costs, which only the ill have (about one household in ten).
+
+    Args:
+        n: number of households.
+        rows: the households with a value, ascending.
+        values: their values.
+    """
+
+    def __init__(self, n: int, rows: np.ndarray, values: np.ndarray):
+        self.n = n
+        self.rows = rows
+        self.values = values
+
+    def dense(self) -> np.ndarray:
+        """The full column (zero elsewhere)."""
+        out = np.zeros(self.n)
+        out[self.rows] = self.values
+        return out
+
+    def at(self, idx: np.ndarray) -> np.ndarray:
+        """The values of households ``idx`` (zero where there is none)."""
+        pos = np.searchsorted(self.rows, idx)
+        np.minimum(pos, max(self.rows.size - 1, 0), out=pos)
+        out = np.zeros(idx.shape)
+        if self.rows.size:
+            found = self.rows[pos] == idx
+            out[found] = self.values[pos[found]]
+        return out
+
+    def subtract_from(self, out: np.ndarray) -> None:
+        """``out -= self.dense()``, in place, touching only the rows with a value."""
+        out[self.rows] -= self.values
+
+
 @dataclass
 class Shocks:
     """This year's shocks, one value per household (and per county for disasters)."""
 
     ill: np.ndarray  # bool, a serious illness episode
-    medical_cost: np.ndarray  # yuan, before reimbursement
+    medical_cost: SparseColumn  # yuan, before reimbursement (the ill only)
     lost_work_share: float  # share of farm and local earnings lost by the ill
     farm_loss: np.ndarray  # share of farm income lost to disaster
     job_losers: np.ndarray  # int8, migrants who lost their job and came home
@@ -46,14 +82,14 @@ def draw_shocks(hh: Households, geo: Geography, params: ParameterSet, streams: R
     np.minimum(p_ill, 0.95, out=p_ill)
     ill = streams.uniform("illness", year, n) < p_ill
     del p_ill
-    # cost = exp(mu + sigma * z) for the ill, else 0
+    # cost = exp(mu + sigma * z) for the ill, else 0 (kept for the ill only)
     sigma = params[s + "illness.cost_sigma"]
     mu = np.log(params[s + "illness.cost_mean"]) - 0.5 * sigma**2
-    cost = streams.get("illness_cost", year).standard_normal(n)
+    ill_rows = np.flatnonzero(ill)
+    cost = streams.get("illness_cost", year).standard_normal(n)[ill_rows]
     cost *= sigma
     cost += mu
     np.exp(cost, out=cost)
-    np.copyto(cost, 0.0, where=~ill)
 
     # Lasting effect: an episode may leave a chronically ill member; a worker if there is
     # one (in proportion to the adults at risk), otherwise an elderly or inactive member.
@@ -99,4 +135,5 @@ def draw_shocks(hh: Households, geo: Geography, params: ParameterSet, streams: R
     job_losers = job_losers.astype(np.int8, copy=False)
     hh.migrants -= job_losers
 
-    return Shocks(ill, cost, params[s + "illness.lost_work_share"], farm_loss, job_losers, severity)
+    medical_cost = SparseColumn(n, ill_rows, cost)
+    return Shocks(ill, medical_cost, params[s + "illness.lost_work_share"], farm_loss, job_losers, severity)

@@ -20,10 +20,10 @@ class Health(Programme):
         idx = np.flatnonzero(self.supported())
         # with the programme: cost * (1 - reimbursement), at most the cap; the saving against
         # basic insurance alone, at least 0 (in place: the candidates are up to ~half of all)
-        with_programme = model.shocks.medical_cost[idx]
+        with_programme = model.shocks.medical_cost.at(idx)
         with_programme *= 1.0 - self.param("reimbursement")
         np.minimum(with_programme, self.param("out_of_pocket_cap"), out=with_programme)
-        saving = model.out_of_pocket[idx]
+        saving = model.out_of_pocket.at(idx)
         saving -= with_programme
         del with_programme
         np.maximum(saving, 0.0, out=saving)
