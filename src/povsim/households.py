@@ -39,7 +39,7 @@ class Households:
 
     weight: np.ndarray  # int32, real households per agent
     region: np.ndarray  # int8, 0 east, 1 central, 2 west
-    county: np.ndarray  # int32, index into the county table
+    county: np.ndarray  # int16 (int32 above 32,767 counties), index into the county table
     village: np.ndarray  # int32, index into the village table
     size: np.ndarray  # int8, members
     children: np.ndarray  # int8

@@ -61,8 +61,9 @@ def market_income(
     # is exact, so only the ill are multiplied)
     keep_work = 1.0 - shocks.lost_work_share
     ill = shocks.ill
-    income = 1.0 - shocks.farm_loss
-    income *= hh.farm
+    loss = shocks.farm_loss  # (1 - loss) * farm, where 1 - 0 = 1 leaves farm as it is
+    income = hh.farm.copy()
+    income[loss.rows] = (1.0 - loss.values) * hh.farm[loss.rows]
     np.multiply(income, keep_work, out=income, where=ill)
     part = hh.local_wage
     np.multiply(part, keep_work, out=part, where=ill)

@@ -245,7 +245,7 @@ def build_population(
     hh = Households(
         weight=weight.astype(np.int32),
         region=region.astype(np.int8),
-        county=county.astype(np.int32),
+        county=county.astype(np.int16 if geo.n_counties <= np.iinfo(np.int16).max else np.int32),
         village=village.astype(np.int32),
         size=size.astype(np.int8),
         children=children,

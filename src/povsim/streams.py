@@ -57,12 +57,20 @@ class RandomStreams:
         return out
 
 
-def binomial_from_uniform(u: np.ndarray, n: np.ndarray, p: np.ndarray | float) -> np.ndarray:
+def binomial_from_uniform(
+    u: np.ndarray, n: np.ndarray, p: np.ndarray | float, *, overwrite_p: bool = False
+) -> np.ndarray:
     """Binomial(n, p) draws by inversion of one uniform per row.
 
     Unlike ``Generator.binomial``, which consumes a variable number of draws per row, this
     keeps the draw of each household tied to its own uniform, which common random numbers
     need. ``n`` is small (household members), so the loop runs over counts, not households.
+
+    Args:
+        u: one uniform per row.
+        n: trials per row (small non-negative integers).
+        p: success probability, one for all rows or one per row.
+        overwrite_p: a float64 ``p`` per row may be used as scratch space (saves a column).
 
     Returns:
         The draws, int8 when every ``n`` fits in int8 (household members), else int64.
@@ -79,7 +87,8 @@ def binomial_from_uniform(u: np.ndarray, n: np.ndarray, p: np.ndarray | float) -
             k += u > table[j].take(n)
         return k
     # the recurrence over all rows (a p per row), with temporaries reused in place
-    p = np.clip(np.broadcast_to(np.asarray(p, dtype=np.float64), n.shape), 0.0, 1.0 - 1e-12)
+    scratch = overwrite_p and isinstance(p, np.ndarray) and p.dtype == np.float64 and p.shape == n.shape
+    p = np.clip(np.broadcast_to(np.asarray(p, dtype=np.float64), n.shape), 0.0, 1.0 - 1e-12, out=p if scratch else None)
     k = np.zeros(n.shape, dtype=dtype)
     q = 1.0 - p
     pmf = np.power(q, n, dtype=np.float64)

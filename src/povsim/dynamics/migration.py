@@ -62,6 +62,7 @@ def migrate(hh: Households, geo: Geography, params: ParameterSet, streams: Rando
     p_leave += 1.0
     np.divide(1.0, p_leave, out=p_leave)
     home = hh.workers - hh.migrants
-    leavers = binomial_from_uniform(streams.uniform("migration_leave", year, n), home, p_leave)
+    leavers = binomial_from_uniform(streams.uniform("migration_leave", year, n), home, p_leave, overwrite_p=True)
+    del p_leave
     hh.migrants += (leavers - returned).astype(np.int8)
     return leavers

@@ -56,7 +56,7 @@ class Shocks:
     ill: np.ndarray  # bool, a serious illness episode
     medical_cost: SparseColumn  # yuan, before reimbursement (the ill only)
     lost_work_share: float  # share of farm and local earnings lost by the ill
-    farm_loss: np.ndarray  # share of farm income lost to disaster
+    farm_loss: SparseColumn  # share of farm income lost to disaster (households of hit counties)
     job_losers: np.ndarray  # int8, migrants who lost their job and came home
     county_severity: np.ndarray  # per county, 0 where no disaster
 
@@ -120,15 +120,18 @@ def draw_shocks(hh: Households, geo: Geography, params: ParameterSet, streams: R
     severity = np.where(hit, streams.get("disaster_severity", year).beta(m * k, (1 - m) * k, geo.n_counties), 0.0)
     # farm_loss = min(severity[county] * spread * (multiplier in hazard zones), 0.95)
     hs = params[c + "household_sigma"]
-    spread = streams.get("disaster_household", year).standard_normal(n)
+    # (zero outside hit counties: kept for the households of hit counties only)
+    hit_rows = np.flatnonzero(hit[hh.county])
+    spread = streams.get("disaster_household", year).standard_normal(n)[hit_rows]
     spread *= hs
     spread -= 0.5 * hs**2
     np.exp(spread, out=spread)
-    farm_loss = severity[hh.county]
-    farm_loss *= spread
+    loss = severity[hh.county[hit_rows]]
+    loss *= spread
     del spread
-    np.multiply(farm_loss, params[c + "hazard_zone_multiplier"], out=farm_loss, where=hh.hazard_zone)
-    np.minimum(farm_loss, 0.95, out=farm_loss)
+    np.multiply(loss, params[c + "hazard_zone_multiplier"], out=loss, where=hh.hazard_zone[hit_rows])
+    np.minimum(loss, 0.95, out=loss)
+    farm_loss = SparseColumn(n, hit_rows, loss)
 
     # Job loss for migrants
     job_losers = binomial_from_uniform(streams.uniform("job_loss", year, n), hh.migrants, params[s + "job_loss.prob"])
