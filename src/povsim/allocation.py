@@ -41,16 +41,26 @@ def fit_within(
     """
     if idx.size == 0:
         return idx
-    order = np.lexsort((priority, group))
-    g = group[order]
-    a = amount[order]
-    spent = np.cumsum(a)
-    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
-    lengths = np.diff(np.r_[starts, g.size])
-    # the running sum within each group: the running sum less what came before the group
-    spent -= np.repeat(spent[starts] - a[starts], lengths)
-    del lengths
-    inside = spent <= limit[g]
+    if limit.size == 1:
+        # one group (a national limit): the stable sort by priority is the (group, priority)
+        # order, and the running sum is the group's (less the zero that came before it)
+        order = np.argsort(priority, kind="stable")
+        a = amount[order]
+        spent = np.cumsum(a)
+        g = np.zeros(1, np.int8)
+        starts = np.zeros(1, np.int64)
+        inside = spent <= limit[0]
+    else:
+        order = np.lexsort((priority, group))
+        g = group[order]
+        a = amount[order]
+        spent = np.cumsum(a)
+        starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+        lengths = np.diff(np.r_[starts, g.size])
+        # the running sum within each group: the running sum less what came before the group
+        spent -= np.repeat(spent[starts] - a[starts], lengths)
+        del lengths
+        inside = spent <= limit[g]
     # the marginal candidate of a group: the first one outside, after one inside or first
     marginal = ~inside
     marginal[1:] &= inside[:-1]
@@ -58,7 +68,7 @@ def fit_within(
     del starts
     marg = np.flatnonzero(marginal)
     del marginal
-    cap = limit[g[marg]]
+    cap = limit[0] if limit.size == 1 else limit[g[marg]]
     u_marg = u(order[marg]) if callable(u) else u[order[marg]]
     lucky = u_marg * a[marg] < cap - (spent[marg] - a[marg])
     del a, spent, g
