@@ -39,13 +39,19 @@ def stable_argsort(keys: np.ndarray) -> np.ndarray:
     del ranked
     if equal.any():
         # positions in a run of equal keys, and which run each belongs to
-        tie = np.flatnonzero(equal)
-        pos = np.union1d(tie, tie + 1)
+        in_tie = np.zeros(order.size, bool)
+        in_tie[:-1] = equal
+        in_tie[1:] |= equal
+        pos = np.flatnonzero(in_tie)
+        del in_tie
         new_run = np.ones(pos.size, bool)
         new_run[1:] = ~((np.diff(pos) == 1) & equal[pos[1:] - 1])
-        run = np.cumsum(new_run)
-        tied = order[pos]
-        order[pos] = tied[np.lexsort((tied, run))]
+        # sort the tied rows by (run, index) through one unique integer key per row
+        key = np.cumsum(new_run, dtype=np.int64)
+        key *= order.size
+        key += order[pos]
+        key.sort()
+        order[pos] = key % order.size
     return order
 
 
