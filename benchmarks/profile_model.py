@@ -247,18 +247,18 @@ def state_bytes(model: PovertyModel) -> list[dict]:
     for owner in ("ledger", "registry", "attribution", "governance", "shocks", "flows"):
         if getattr(model, owner, None) is not None:
             scan(owner, getattr(model, owner))
-    # cohorts of exits kept for the sustained-exit measure: (indices, shares) per year
+    # cohorts of exits kept for the sustained-exit measure: a tuple of arrays per year
     att = getattr(model, "attribution", None)
     cohort_bytes = 0
     if att is not None:
-        for idx, shares in getattr(att, "cohorts", {}).values():
-            cohort_bytes += idx.nbytes + shares.nbytes
+        for cohort in getattr(att, "cohorts", {}).values():
+            cohort_bytes += sum(a.nbytes for a in cohort)
     scan("model", model)
     if cohort_bytes:
         rows.append(
             {
                 "owner": "attribution",
-                "name": "cohorts (exit idx + shares)",
+                "name": "cohorts (exits, codes, gains)",
                 "dtype": "mixed",
                 "shape": (),
                 "bytes": cohort_bytes,

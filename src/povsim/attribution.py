@@ -28,35 +28,64 @@ ATTRIBUTION_CHANNELS: tuple[str, ...] = (*CHANNELS, OWN)
 SUSTAINED_YEARS = 3
 
 
+BY_INCOME = -1
+"""Cohort code of an exit split across channels by their income gains."""
+
+
 class ExitAttribution:
-    """Splits each year's exits across channels and follows cohorts for three years."""
+    """Splits each year's exits across channels and follows cohorts for three years.
+
+    A cohort is kept compactly, to be judged three years on: the exits (int32), a code per exit
+    (the channel that takes the whole exit, incl. ``own``, or ``BY_INCOME``) and, for the exits
+    split by income, their float32 gains by channel, from which :meth:`shares` rebuilds the
+    same float64 shares.
+    """
 
     def __init__(self, model: PovertyModel):
         self.model = model
-        self.cohorts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.cohorts: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.exit_channel = np.full(model.households.n, -1, np.int8)  # main channel of the last exit
 
     def shares(self, idx: np.ndarray, income: np.ndarray, threshold: float) -> np.ndarray:
         """Channel shares (household × channel incl. ``own``) of the exits of households ``idx``."""
+        code, gain = self._code(idx, income, threshold)
+        return self._shares(code, gain)
+
+    def _code(self, idx: np.ndarray, income: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per exit, the channel that takes the whole exit or ``BY_INCOME``; and the float32
+        gains (channel × exit) of the exits split by income."""
         m, hh = self.model, self.model.households
-        gain = m.ledger.gain[:, idx].T.astype(np.float64)
-        total = gain.sum(axis=1)
+        gain32 = m.ledger.gain_at(idx)
+        total = gain32.T.astype(np.float64).sum(axis=1)
         by_income = (income[idx] - total < threshold) & (total > 0)
-        out = np.zeros((idx.size, len(ATTRIBUTION_CHANNELS)))
-        out[:, :-1] = np.where(by_income[:, None], gain / np.where(total > 0, total, 1.0)[:, None], 0.0)
+        del total
         fixer = m.guarantee_channel[idx]
         by_guarantee = ~by_income & (fixer >= 0) & (m.guarantee_year[idx] >= hh.registered_year[idx])
-        rows = np.flatnonzero(by_guarantee)
-        out[rows, fixer[rows]] = 1.0
-        out[:, -1] = ~by_income & ~by_guarantee
+        code = np.full(idx.size, len(ATTRIBUTION_CHANNELS) - 1, np.int8)
+        code[by_guarantee] = fixer[by_guarantee]
+        code[by_income] = BY_INCOME
+        return code, np.ascontiguousarray(gain32[:, by_income])
+
+    @staticmethod
+    def _shares(code: np.ndarray, gain32: np.ndarray) -> np.ndarray:
+        """The shares of exits coded by :meth:`_code` (the split by income computed as it
+        always was: float64 gains over their total)."""
+        out = np.zeros((code.size, len(ATTRIBUTION_CHANNELS)))
+        whole = np.flatnonzero(code != BY_INCOME)
+        out[whole, code[whole]] = 1.0
+        if gain32.shape[1]:
+            gain = gain32.T.astype(np.float64)
+            total = gain.sum(axis=1)
+            out[code == BY_INCOME, :-1] = gain / total[:, None]
         return out
 
     def record(self, exits: np.ndarray, income: np.ndarray, threshold: float) -> np.ndarray:
         """Attribute this year's exits; returns whole exit people by channel × region that sum
         exactly to each region's exits."""
         idx = np.flatnonzero(exits)
-        shares = self.shares(idx, income, threshold)
-        self.cohorts[self.model.year] = (idx, shares)
+        code, gain = self._code(idx, income, threshold)
+        shares = self._shares(code, gain)
+        self.cohorts[self.model.year] = (idx.astype(np.int32), code, gain)
         self.exit_channel[idx] = np.argmax(shares, axis=1) if idx.size else 0
         return self._by_region(idx, shares)
 
@@ -66,17 +95,19 @@ class ExitAttribution:
         cohort_year = year - SUSTAINED_YEARS
         if cohort_year not in self.cohorts:
             return None
-        idx, shares = self.cohorts.pop(cohort_year)
+        idx, code, gain = self.cohorts.pop(cohort_year)
+        shares = self._shares(code, gain)
         relapse = self.model.households.relapse_year[idx]
         kept = ~((relapse > cohort_year) & (relapse <= year))
         return cohort_year, self._by_region(idx[kept], shares[kept])
 
     def _by_region(self, idx: np.ndarray, shares: np.ndarray) -> np.ndarray:
         hh = self.model.households
-        people = hh.people_weight[idx].astype(np.float64)
+        people = hh.people_weight_of(idx)
+        region = hh.region[idx]
         out = np.zeros((len(ATTRIBUTION_CHANNELS), 3), np.int64)
         for r in range(3):
-            m = hh.region[idx] == r
-            total = int(hh.people_weight[idx][m].sum())
+            m = region == r
+            total = int(people[m].sum())
             out[:, r] = apportion(total, (shares[m] * people[m, None]).sum(axis=0))
         return out

@@ -42,8 +42,7 @@ class Governance:
         p, geo, hh = model.params, model.geography, model.households
         n = geo.n_counties
         self.rural_people = self._rural_people()
-        people = hh.people_weight.astype(np.float64)
-        self.initial_registered = np.bincount(hh.county, people * (hh.status == REGISTERED), n)
+        self.initial_registered = self.county_people(hh.status == REGISTERED)
         self.expected_registered = self._expected_registered()
         # a fixed draw per county: where its depth of poverty sits within what agent sampling cannot
         # tell apart (see exit_incidence)
@@ -78,7 +77,7 @@ class Governance:
         m = self.model
         p, geo, hh = m.params, m.geography, m.households
         registered = hh.status == REGISTERED
-        by_region = np.bincount(hh.region[registered], hh.people_weight[registered].astype(np.float64), 3)
+        by_region = np.bincount(hh.region[registered], hh.people_weight_of(np.flatnonzero(registered)), 3)
         share = p["geography.counties.registered_share_in_poor_counties"]
         weight = geo.county_size * geo.county_intensity
         out = np.zeros(geo.n_counties)
@@ -110,7 +109,7 @@ class Governance:
         if w <= 1.0:
             return sampled
         registered = hh.status == REGISTERED
-        people = hh.people_weight[registered].astype(np.float64)
+        people = hh.people_weight_of(np.flatnonzero(registered))
         size = hh.size[registered].astype(np.float64)
         kappa = float((people * size).sum() / max(people.sum(), 1.0))
         out = sampled.copy()
@@ -145,6 +144,11 @@ class Governance:
                 out[other] = left * size[other] / size[other].sum()
         return np.maximum(out, 1.0)
 
+    def county_people(self, mask: np.ndarray) -> np.ndarray:
+        """People (national units) of the households in ``mask``, by county (exact: whole
+        people, summed over the households concerned only)."""
+        return self.model.households.people_by_county(mask, self.model.geography.n_counties)
+
     # -- rules used during the year ----------------------------------------------------
     def exit_pressure(self, year: int) -> np.ndarray:
         """Per county, the share by which the household exit standard is relaxed this year."""
@@ -168,18 +172,18 @@ class Governance:
         m, p, hh, geo, y = self.model, self.model.params, self.model.households, self.model.geography, self.model.year
         open_ = y >= p[g + "review.first_year"]  # exits are possible from this year on
         n = geo.n_counties
-        people = hh.people_weight.astype(np.float64)
         registered = hh.status == REGISTERED
-        reg = np.bincount(hh.county, people * registered, n)
+        reg = self.county_people(registered)
         incidence = self.exit_incidence(reg / self.rural_people)
         threshold = p.region(g + "county.incidence_threshold")[geo.county_region]
 
         # rates an evaluation would find: wrong exits (exited falsely and still below the line)
         # among exited households, missed poor (income-poor, never registered) among residents
         exited_now = hh.status == EXITED
-        exited = np.bincount(hh.county, people * exited_now, n)
-        wrong = np.bincount(hh.county, people * (m.registry.false_exit & exited_now & hh.poor), n)
-        missed = np.bincount(hh.county, people * ((hh.status == NOT_REGISTERED) & hh.poor), n)
+        exited = self.county_people(exited_now)
+        wrong = self.county_people(m.registry.false_exit & exited_now & hh.poor)
+        del exited_now
+        missed = self.county_people((hh.status == NOT_REGISTERED) & hh.poor)
         wrong_rate = np.divide(wrong, exited, out=np.zeros(n), where=exited > 0)
         missed_rate = missed / self.rural_people
         sample = int(p[g + "evaluation.sample_households"])
@@ -201,7 +205,8 @@ class Governance:
 
         # villages: the county's incidence among poor-village residents, times the village factor
         in_poor_village = geo.village_poor[hh.village]
-        reg_pv = np.bincount(hh.county, people * registered * in_poor_village, n)
+        reg_pv = self.county_people(registered & in_poor_village)
+        del registered, in_poor_village
         village_people = self.rural_people / geo.county_villages
         pv_people = np.maximum(geo.county_poor_villages * village_people, 1.0)
         pv_incidence = reg_pv / pv_people
@@ -216,11 +221,9 @@ class Governance:
     def record_state(self) -> None:
         """Append this year's rows to the county table."""
         m, geo, hh = self.model, self.model.geography, self.model.households
-        n = geo.n_counties
-        people = hh.people_weight.astype(np.float64)
-        reg = np.bincount(hh.county, people * (hh.status == REGISTERED), n)
+        reg = self.county_people(hh.status == REGISTERED)
         incidence = reg / self.rural_people
-        poor = np.bincount(hh.county, people * hh.poor, n)
+        poor = self.county_people(hh.poor)
         status = np.where(~geo.county_poor, "non_poor", np.where(self.exit_year > 0, "exited", "poor"))
         self.rows.append(
             pd.DataFrame(

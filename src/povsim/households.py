@@ -39,7 +39,7 @@ class Households:
 
     weight: np.ndarray  # int32, real households per agent
     region: np.ndarray  # int8, 0 east, 1 central, 2 west
-    county: np.ndarray  # int32, index into the county table
+    county: np.ndarray  # int16 (int32 above 32,767 counties), index into the county table
     village: np.ndarray  # int32, index into the village table
     size: np.ndarray  # int8, members
     children: np.ndarray  # int8
@@ -66,7 +66,6 @@ class Households:
     transfers: np.ndarray  # float64
     property: np.ndarray  # float64
     income: np.ndarray  # float64, this year's realised household income net of medical costs
-    income_pc: np.ndarray  # float64, income per person
     poor: np.ndarray  # bool, income per person below this year's line
     poor_prev: np.ndarray  # bool, last year's ``poor``
     status: np.ndarray  # int8, NOT_REGISTERED / REGISTERED / EXITED
@@ -81,9 +80,30 @@ class Households:
         return int(self.weight.shape[0])
 
     @property
+    def income_pc(self) -> np.ndarray:
+        """This year's income per person (``income / size``), float64."""
+        return self.income / self.size
+
+    def income_pc_of(self, idx: np.ndarray) -> np.ndarray:
+        """``income_pc[idx]`` without the full column."""
+        return self.income[idx] / self.size[idx]
+
+    @property
     def people_weight(self) -> np.ndarray:
         """Real people each row stands for (weight × size), int64."""
         return self.weight.astype(np.int64) * self.size.astype(np.int64)
+
+    def people_weight_of(self, idx: np.ndarray | slice) -> np.ndarray:
+        """``people_weight[idx]`` as float64 (whole people, so exact), with no int64 column."""
+        people = self.weight[idx].astype(np.float64)
+        people *= self.size[idx]
+        return people
+
+    def people_by_county(self, mask: np.ndarray, n_counties: int) -> np.ndarray:
+        """People (national units) of the households in ``mask``, by county: exact (whole
+        people), summed over those households only."""
+        idx = np.flatnonzero(mask)
+        return np.bincount(self.county[idx], self.people_weight_of(idx), n_counties)
 
     @property
     def inactive(self) -> np.ndarray:
@@ -99,6 +119,17 @@ class Households:
     def migrant_wage(self) -> np.ndarray:
         """Yearly income from members working away (persistent level)."""
         return self.migrants * self.remittance
+
+    def set_income_from_sources(self) -> None:
+        """Set ``income`` to the sum of the persistent levels by source (in the order of
+        ``INCOME_SOURCES``), in place."""
+        income = self.income
+        income[:] = self.farm
+        income += self.local_wage
+        income += self.migrant_wage
+        income += self.business
+        income += self.transfers
+        income += self.property
 
     def income_by_source(self) -> dict[str, np.ndarray]:
         """Persistent income levels by source, yuan per household per year."""
@@ -124,6 +155,7 @@ class Households:
         df = pd.DataFrame(data)
         df["region"] = pd.Categorical.from_codes(self.region, categories=list(REGIONS))
         df["status"] = pd.Categorical.from_codes(self.status, categories=list(STATUS_NAMES.values()))
+        df["income_pc"] = self.income_pc
         df["people_weight"] = self.people_weight
         df["local_wage"] = self.local_wage
         df["migrant_wage"] = self.migrant_wage

@@ -16,7 +16,7 @@ from povsim.dynamics.conditions import update_conditions
 from povsim.dynamics.demography import age
 from povsim.dynamics.economy import grow_incomes, pension
 from povsim.dynamics.migration import migrate
-from povsim.dynamics.shocks import draw_shocks
+from povsim.dynamics.shocks import SparseColumn, draw_shocks
 from povsim.governance import Governance
 from povsim.households import EXITED, REGISTERED
 from povsim.measurement import market_income, measure, medical_out_of_pocket
@@ -122,7 +122,8 @@ class PovertyModel(mesa.Model):
         hh = self.households
         self.shocks = draw_shocks(hh, geo, self.params, self.streams, self.year)
         market = market_income(hh, self.shocks, self.params, self.streams, self.year)
-        other = hh.transfers + hh.property - medical_out_of_pocket(hh, self.shocks, self.params)
+        other = hh.transfers + hh.property
+        medical_out_of_pocket(hh, self.shocks, self.params).subtract_from(other)
         fit_initial_incomes(hh, targets, market, other, self.poverty_line)
         measure(hh, market + other, self.poverty_line, first=True)
         self.counties = [
@@ -139,7 +140,7 @@ class PovertyModel(mesa.Model):
         self.attribution = ExitAttribution(self)
         self.registry = Registry(self)
         self.governance = Governance(self)
-        self.out_of_pocket = np.zeros(hh.n)
+        self.out_of_pocket = SparseColumn(hh.n, np.zeros(0, np.int64), np.zeros(0))
         self.flows: RegistryFlows | None = None
         self._exits_by_channel: np.ndarray | None = None
         self._cohort_spending: dict[int, np.ndarray] = {}
@@ -163,6 +164,9 @@ class PovertyModel(mesa.Model):
         measurement, the registry, data collection."""
         self.year += 1
         hh, p, s, y = self.households, self.params, self.streams, self.year
+        # last year's shocks and registry moves are not needed any more: free them before
+        # this year's are drawn (a national run holds ~52M households)
+        self.shocks = self.flows = None
         age(hh, p, s, y, pension(p, y, START_YEAR))
         grow_incomes(hh, p, s, y)
         self.shocks = draw_shocks(hh, self.geography, p, s, y)
@@ -171,7 +175,7 @@ class PovertyModel(mesa.Model):
         self.out_of_pocket = medical_out_of_pocket(hh, self.shocks, p)
         income = self.run_programmes()
         measure(hh, income, self.poverty_line)
-        guaranteed = self.ledger.gain[self.programme("floor").index] > 0
+        guaranteed = self.ledger.gain_row(self.programme("floor").index) > 0
         self.flows = self.registry.update(guaranteed)
         threshold = self.poverty_line * (1.0 + p["registry.exit.income_margin"])
         self._exits_by_channel = self.attribution.record(self.flows.exits, income, threshold)
@@ -194,13 +198,14 @@ class PovertyModel(mesa.Model):
             if not programme.means_tested:
                 programme.step(self, budgets.get(programme.channel))
         risk = sum((programme.income_risk(self) for programme in self.programmes), start=np.zeros(hh.n))
-        income = (
-            market_income(hh, self.shocks, p, self.streams, self.year, extra_sigma=risk)
-            + hh.transfers
-            + hh.property
-            - self.out_of_pocket
-            + self.ledger.transfer
-        )
+        # market income + transfers + property - out-of-pocket medical costs + programme
+        # transfers, summed in that order, in place
+        income = market_income(hh, self.shocks, p, self.streams, self.year, extra_sigma=risk)
+        del risk
+        income += hh.transfers
+        income += hh.property
+        self.out_of_pocket.subtract_from(income)
+        income += self.ledger.transfer
         before = self.ledger.transfer.copy()
         for programme in self.programmes:
             if programme.means_tested:
@@ -234,21 +239,30 @@ class PovertyModel(mesa.Model):
         """Add this year's rows to the results table; after a simulated year also collect the
         model reporters (so that ``mesa.batch_run``'s step *i* is year 2015 + *i*)."""
         hh, geo = self.households, self.geography
-        people = hh.people_weight.astype(np.float64)
-        households = hh.weight.astype(np.float64)
-        registered = hh.status == REGISTERED
+        # Sums of whole people and households are exact in float64 in any order, so the stocks
+        # come from one bincount of a (region, status, poor) code, and the flows and county
+        # sums from the households concerned only (one full-length float64 column at most).
+        code = hh.region * np.int8(6)
+        code += hh.status * np.int8(2)
+        code += hh.poor
+        people_cells = np.bincount(code, hh.people_weight_of(slice(None)), 18).reshape(3, 3, 2)
+        household_cells = np.bincount(code, hh.weight, 18).reshape(3, 3, 2).astype(np.float64)
+        del code
+        reg, exited = int(REGISTERED), int(EXITED)
 
-        def by_region(mask: np.ndarray, w: np.ndarray = people) -> np.ndarray:
-            return np.bincount(hh.region, w * mask, 3)
+        def by_region(mask: np.ndarray, households: bool = False) -> np.ndarray:
+            idx = np.flatnonzero(mask)
+            w = hh.weight[idx].astype(np.float64) if households else hh.people_weight_of(idx)
+            return np.bincount(hh.region[idx], w, 3)
 
         stocks = {
-            "poor_people": by_region(hh.poor),
-            "registered_poor_people": by_region(registered),
-            "registered_poor_households": by_region(registered, households),
-            "registered_income_poor_people": by_region(registered & hh.poor),
-            "unregistered_income_poor_people": by_region(~registered & hh.poor),
-            "exited_people": by_region(hh.status == EXITED),
-            "registered_not_income_poor_people": by_region(registered & ~hh.poor),
+            "poor_people": people_cells[:, :, 1].sum(axis=1),
+            "registered_poor_people": people_cells[:, reg, :].sum(axis=1),
+            "registered_poor_households": household_cells[:, reg, :].sum(axis=1),
+            "registered_income_poor_people": people_cells[:, reg, 1],
+            "unregistered_income_poor_people": people_cells[:, :, 1].sum(axis=1) - people_cells[:, reg, 1],
+            "exited_people": people_cells[:, exited, :].sum(axis=1),
+            "registered_not_income_poor_people": people_cells[:, reg, 0],
         }
         rural = self.params.region("population.rural_population")
         values: dict[str, np.ndarray] = dict(stocks)
@@ -257,13 +271,13 @@ class PovertyModel(mesa.Model):
             values.update(
                 {
                     "exits_people": by_region(f.exits),
-                    "exits_households": by_region(f.exits, households),
+                    "exits_households": by_region(f.exits, households=True),
                     "entries_people": by_region(f.entries),
-                    "entries_households": by_region(f.entries, households),
+                    "entries_households": by_region(f.entries, households=True),
                     "newly_registered_people": by_region(f.new_registrations),
                     "reregistered_people": by_region(f.reregistrations),
                     "removed_people": by_region(f.removed),
-                    "removed_households": by_region(f.removed, households),
+                    "removed_households": by_region(f.removed, households=True),
                     "relapse_people": by_region(f.relapses),
                     "false_exits_people": by_region(f.false_exits),
                     "false_exits_detected_people": by_region(f.false_exits_detected),
@@ -289,8 +303,11 @@ class PovertyModel(mesa.Model):
         if self.flows is not None:
             self._collect_channels()
 
-        county_poor = np.bincount(hh.county, people * hh.poor, geo.n_counties)
-        county_reg = np.bincount(hh.county, people * registered, geo.n_counties)
+        poor_idx = np.flatnonzero(hh.poor)
+        county_poor = np.bincount(hh.county[poor_idx], hh.people_weight_of(poor_idx), geo.n_counties)
+        reg_idx = np.flatnonzero(hh.status == REGISTERED)
+        county_reg = np.bincount(hh.county[reg_idx], hh.people_weight_of(reg_idx), geo.n_counties)
+        del poor_idx, reg_idx
         severity = self.shocks.county_severity
         for county in self.counties:
             county.poor_people = int(county_poor[county.index])
@@ -309,7 +326,7 @@ class PovertyModel(mesa.Model):
         relapsed = self.flows.relapses
         hh = self.households
         exit_channel = self.attribution.exit_channel[relapsed]
-        people = hh.people_weight[relapsed].astype(np.float64)
+        people = hh.people_weight_of(relapsed)
         region = hh.region[relapsed]
         for c, channel in enumerate(ATTRIBUTION_CHANNELS):
             mask = exit_channel == c

@@ -66,9 +66,8 @@ def county_budgets(
     tilt); relocation funds follow hazard-zone registered people. A channel switched off gets
     nothing; its share is not redistributed.
     """
-    people = hh.people_weight.astype(np.float64)
     registered = hh.status == REGISTERED
-    reg_people = np.bincount(hh.county, people * registered, n_counties) * weights
+    reg_people = hh.people_by_county(registered, n_counties) * weights
     reg_share = reg_people / max(reg_people.sum(), 1.0)
     pool = pool_funds(params, year)
     shares = params["budget.shares"]
@@ -76,7 +75,7 @@ def county_budgets(
     for channel in POOL_CHANNELS:
         enabled = params[f"programs.{channel}.enabled"]
         out[channel] = reg_share * pool * shares[channel] * enabled
-    hz = np.bincount(hh.county, people * (registered & hh.hazard_zone), n_counties)
+    hz = hh.people_by_county(registered & hh.hazard_zone, n_counties)
     reloc = funds_by_source(params, year)["relocation"] * params["budget.scale"] * params["programs.relocation.enabled"]
     out["relocation"] = hz / max(hz.sum(), 1.0) * reloc
     return out

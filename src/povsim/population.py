@@ -153,6 +153,11 @@ def build_population(
     def draw(p: np.ndarray | float) -> np.ndarray:
         return rng.random(n) < p
 
+    # Member counts are kept as int8 and widened to int64 only inside expressions (the
+    # arithmetic and the draws are those of int64 columns); a national 1:1 build holds ~52M
+    # rows, so every full-length int64 or float64 left alive costs 0.4 GB.
+    i64 = np.int64
+
     # Causes of poverty (致贫原因), several per registered household (000 lines 722–729).
     causes = {
         c: registered & draw(params.region(pop + f"causes.{c}")[region])
@@ -166,29 +171,33 @@ def build_population(
         causes["labour"], params[pop + "members.elderly_share_labour_cause"], params[pop + "members.elderly_share"]
     )
     elderly = binomial_from_uniform(rng.random(n), size, p_elderly)
+    del p_elderly
     children = binomial_from_uniform(rng.random(n), size - elderly, params[pop + "members.child_share"])
-    children = np.where(children + elderly >= size, np.maximum(size - elderly - 1, 0), children)
-    adults = size - elderly - children
+    children = np.where(children + elderly >= size, np.maximum(size - elderly - 1, 0), children).astype(np.int8)
+    adults = (size - elderly - children).astype(np.int8)
     disabled = binomial_from_uniform(rng.random(n), adults, params[pop + "members.disabled_share"])
     able = adults - disabled
+    del adults
     ill_adult = chronic & (able > 0) & ((elderly == 0) | draw(0.6))
-    ill = (chronic & ((elderly > 0) | (able > 0))).astype(np.int64)
-    workers = able - ill_adult
+    ill = (chronic & ((elderly > 0) | (able > 0))).astype(np.int8)
+    del chronic
+    workers = (able - ill_adult).astype(np.int8)
+    del able, ill_adult
     # lack of labour (缺劳力): at most one worker
-    workers = np.where(causes["labour"], np.minimum(workers, draw(0.5).astype(np.int64)), workers)
+    workers = np.where(causes["labour"], np.minimum(workers, draw(0.5).astype(np.int8)), workers)
 
     skill_shares = np.cumsum(params[pop + "skills.shares"])
-    skills = np.searchsorted(skill_shares / skill_shares[-1], rng.random(n), side="right")
-    skills = np.where(causes["skills"], 0, skills)
+    skills = np.searchsorted(skill_shares / skill_shares[-1], rng.random(n), side="right").astype(np.int8)
+    skills[causes["skills"]] = 0
 
-    land = rng.lognormal(np.log(params[pop + "land.median_mu_per_person"]), params[pop + "land.sigma"], n) * size
+    land = rng.lognormal(np.log(params[pop + "land.median_mu_per_person"]), params[pop + "land.sigma"], n)
+    land *= size
 
     # Counties and villages
     county, village = _place(params, geo, region, registered, rng)
 
     # Hazard-zone (一方水土养活不了一方人) registered households, filled to the 9.81M people of
     # the relocation plan (002 line 62), those in poor counties first.
-    people_w = weight * size
     hazard = np.zeros(n, bool)
     hz_people = params[pop + "hazard_zone.people"] * params.region(pop + "hazard_zone.region_share")
     for r in range(3):
@@ -196,8 +205,10 @@ def build_population(
         if idx.size == 0 or hz_people[r] <= 0:
             continue
         order = idx[np.lexsort((rng.random(idx.size), ~geo.county_poor[county[idx]]))]
-        take = np.cumsum(people_w[order]) <= hz_people[r]
+        del idx
+        take = np.cumsum(weight[order] * size[order]) <= hz_people[r]
         hazard[order[take]] = True
+        del order, take
 
     def share(key: str) -> np.ndarray:
         return np.where(registered, params[pop + f"{key}_registered"], params[pop + f"{key}_unregistered"])
@@ -205,42 +216,46 @@ def build_population(
     housing_safe = ~draw(share("housing.unsafe_share"))
     water_safe = ~draw(share("water.unsafe_share"))
     insured = ~draw(params[pop + "insurance.uninsured_share"])
-    out_of_school = ((children > 0) & draw(params[pop + "members.out_of_school_share"])).astype(np.int64)
+    out_of_school = ((children > 0) & draw(params[pop + "members.out_of_school_share"])).astype(np.int8)
     migrants = binomial_from_uniform(rng.random(n), workers, params[pop + "migration.initial_share"])
 
     # Earning potential by source (yuan/yr), then scaled per group so that the income-poor
     # match the 2014 survey headcount by region.
     eco = "economy.income."
-    skill_factor = 1.0 + params[eco + "skill_premium"] * skills
-    home_workers = workers - migrants
-    cc = params[eco + "capital_constraint"]
-    farm_labour = home_workers + 0.5 * elderly
-    farm = (
-        params[eco + "farm_net_per_mu"]
-        * np.minimum(land, params[eco + "mu_per_farm_labourer"] * farm_labour)
-        * np.where(causes["capital"], 0.5 + cc / 2, 1.0)
-    )
-    remittance = params[eco + "migrant_remittance"] * skill_factor
-    business = workers * params[eco + "business_per_worker"] * np.where(causes["capital"], cc, 1.0)
-    transfers = elderly * params[eco + "pension_per_elderly"] + size * params[eco + "other_transfers_per_person"]
-    prop = size * params[eco + "property_per_person"]
-
     factor = np.exp(params[eco + "initial_sigma"] * rng.standard_normal(n))
+    cc = params[eco + "capital_constraint"]
+    farm = params[eco + "farm_net_per_mu"] * np.minimum(
+        land, params[eco + "mu_per_farm_labourer"] * ((workers.astype(i64) - migrants) + 0.5 * elderly)
+    )
+    farm *= np.where(causes["capital"], 0.5 + cc / 2, 1.0)
+    farm *= factor
+    business = workers.astype(i64) * params[eco + "business_per_worker"] * np.where(causes["capital"], cc, 1.0)
+    business *= factor
+    transfers = (
+        elderly.astype(i64) * params[eco + "pension_per_elderly"] + size * params[eco + "other_transfers_per_person"]
+    ).astype(np.float64)
+    prop = (size * params[eco + "property_per_person"]).astype(np.float64)
+    skill_factor = 1.0 + params[eco + "skill_premium"] * skills.astype(i64)
+    remittance = params[eco + "migrant_remittance"] * skill_factor
+    remittance *= factor
+    local_earnings = params[eco + "local_earnings_per_worker"] * skill_factor
+    local_earnings *= factor
+    del skill_factor, factor
 
     hh = Households(
         weight=weight.astype(np.int32),
         region=region.astype(np.int8),
-        county=county.astype(np.int32),
+        county=county.astype(np.int16 if geo.n_counties <= np.iinfo(np.int16).max else np.int32),
         village=village.astype(np.int32),
         size=size.astype(np.int8),
-        children=children.astype(np.int8),
-        workers=workers.astype(np.int8),
-        elderly=elderly.astype(np.int8),
-        ill=ill.astype(np.int8),
-        disabled=disabled.astype(np.int8),
-        out_of_school=out_of_school.astype(np.int8),
-        migrants=migrants.astype(np.int8),
-        skills=skills.astype(np.int8),
+        children=children,
+        workers=workers,
+        elderly=elderly,
+        ill=ill,
+        disabled=disabled,
+        out_of_school=out_of_school,
+        migrants=migrants,
+        skills=skills,
         land=land.astype(np.float32),
         hazard_zone=hazard,
         housing_safe=housing_safe,
@@ -250,14 +265,13 @@ def build_population(
         cause_capital=causes["capital"],
         cause_skills=causes["skills"],
         cause_labour=causes["labour"],
-        farm=farm * factor,
-        local_earnings=params[eco + "local_earnings_per_worker"] * skill_factor * factor,
-        remittance=remittance * factor,
-        business=business * factor,
-        transfers=transfers.astype(np.float64),
-        property=prop.astype(np.float64),
+        farm=farm,
+        local_earnings=local_earnings,
+        remittance=remittance,
+        business=business,
+        transfers=transfers,
+        property=prop,
         income=np.zeros(n),
-        income_pc=np.zeros(n),
         poor=np.zeros(n, bool),
         poor_prev=np.zeros(n, bool),
         status=np.where(registered, REGISTERED, NOT_REGISTERED).astype(np.int8),
@@ -266,8 +280,8 @@ def build_population(
         relapses=np.zeros(n, np.int8),
         relapse_year=np.zeros(n, np.int16),
     )
-    hh.income[:] = sum(hh.income_by_source().values())
-    hh.income_pc[:] = hh.income / hh.size
+    del weight, size, county, village, land
+    hh.set_income_from_sources()
     hh.check()
     targets = InitialTargets(group=group, poor_people=np.array([b[4] for b in blocks], dtype=np.float64))
     return hh, geo, targets

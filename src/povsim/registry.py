@@ -93,8 +93,12 @@ class Registry:
         """Income per person as the registry assesses it (mean-one log-normal error)."""
         m = self.model
         sigma = m.params["governance.assessment_sigma"]
+        # income_pc * exp(sigma * z - sigma**2 / 2), in place
         z = m.streams.get(f"registry.{name}", m.year).standard_normal(m.households.n)
-        return m.households.income_pc * np.exp(sigma * z - 0.5 * sigma**2)
+        z *= sigma
+        z -= 0.5 * sigma**2
+        np.exp(z, out=z)
+        return np.multiply(m.households.income_pc, z, out=z)
 
     def update(self, guaranteed: np.ndarray | None = None) -> RegistryFlows:
         """Apply the year's exits, removals, relapses and entries, in place."""
@@ -159,10 +163,16 @@ class Registry:
         ``governance.entry_quota_share`` of the people its 2014 registry held (in expectation, so
         that a county the sample left without registered agents still has its quota)."""
         m, hh = self.model, self.model.households
-        people = hh.people_weight.astype(np.float64)
         quota = m.params["governance.entry_quota_share"] * m.governance.expected_registered
         idx = np.flatnonzero(candidates)
-        chosen = fit_within(idx, assessed[idx], people[idx], hh.county[idx], quota, self._uniform("quota")[idx])
+        chosen = fit_within(
+            idx,
+            assessed[idx],
+            hh.people_weight_of(idx),
+            hh.county[idx],
+            quota,
+            lambda positions: m.streams.uniform_at("registry.quota", m.year, idx[positions]),
+        )
         out = np.zeros(hh.n, bool)
         out[chosen] = True
         return out

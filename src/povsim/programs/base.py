@@ -10,6 +10,7 @@ exits to channels), the part of it paid directly (added to income), and its spen
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,17 +42,21 @@ class ChannelLedger:
     """This year's programme income and spending, by channel.
 
     Attributes:
-        gain: yuan of this year's household income due to each channel (channel × household);
-            the basis of exit attribution.
         transfer: yuan paid directly to each household by all channels together (added to
-            income; the rest of ``gain`` is already inside market income, e.g. a placed
+            income; the rest of the gain is already inside market income, e.g. a placed
             migrant's remittance).
         spending: national yuan spent by each channel, by region (channel × 3).
         beneficiaries: households reached by each channel this year, by region (channel × 3).
+
+    The yuan of this year's household income due to each channel (the basis of exit
+    attribution) is kept sparse, as the (households, float32 gains) each channel recorded, and
+    read with :meth:`gain_row` or :meth:`gain_at`: a channel reaches a minority of households,
+    and a dense channel × household table would be 36 bytes per household.
     """
 
     def __init__(self, n: int, n_counties: int):
-        self.gain = np.zeros((len(CHANNELS), n), np.float32)
+        self.n = n
+        self._gains: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in CHANNELS]
         self.transfer = np.zeros(n, np.float64)
         self.spending = np.zeros((len(CHANNELS), 3))
         self.beneficiaries = np.zeros((len(CHANNELS), 3))
@@ -60,8 +65,9 @@ class ChannelLedger:
         self.county_funds = np.zeros(n_counties)
 
     def reset(self) -> None:
+        for gains in self._gains:
+            gains.clear()
         for array in (
-            self.gain,
             self.transfer,
             self.spending,
             self.beneficiaries,
@@ -70,6 +76,34 @@ class ChannelLedger:
             self.county_funds,
         ):
             array[:] = 0.0
+
+    def add_gain(self, channel: int, idx: np.ndarray, gain: np.ndarray) -> None:
+        """Add float32 ``gain`` (one per household of ``idx``) to the channel's gains."""
+        nonzero = gain != 0  # adding zero to a gain changes nothing
+        if not nonzero.all():
+            idx, gain = idx[nonzero], gain[nonzero]
+        if idx.size:
+            self._gains[channel].append((idx.astype(np.int32, copy=False), gain))
+
+    def gain_row(self, channel: int) -> np.ndarray:
+        """This year's gains of ``channel``, one float32 per household."""
+        row = np.zeros(self.n, np.float32)
+        for idx, gain in self._gains[channel]:
+            row[idx] += gain
+        return row
+
+    def gain_at(self, idx: np.ndarray) -> np.ndarray:
+        """This year's gains of households ``idx`` (channel × household, float32)."""
+        out = np.empty((len(CHANNELS), idx.size), np.float32)
+        for c in range(len(CHANNELS)):
+            out[c] = self.gain_row(c)[idx]
+        return out
+
+    @property
+    def gain(self) -> np.ndarray:
+        """This year's gains as a dense channel × household float32 table (for inspection;
+        36 bytes per household)."""
+        return np.stack([self.gain_row(c) for c in range(len(CHANNELS))])
 
 
 class Programme(ABC):
@@ -118,7 +152,7 @@ class Programme(ABC):
         gain = np.broadcast_to(np.asarray(gain, np.float64), idx.shape)
         transfer = np.broadcast_to(np.asarray(transfer, np.float64), idx.shape)
         cost = np.broadcast_to(np.asarray(cost, np.float64), idx.shape)
-        ledger.gain[self.index, idx] += gain.astype(np.float32)
+        ledger.add_gain(self.index, idx, gain.astype(np.float32))
         ledger.transfer[idx] += transfer
         w = hh.weight[idx].astype(np.float64)
         region = hh.region[idx]
@@ -152,6 +186,12 @@ class Programme(ABC):
         m = self.model
         return m.streams.uniform(f"{self.channel}.{name}", m.year, m.households.n)
 
+    def uniform_of(self, name: str, idx: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """The uniforms of :meth:`uniform` at candidates ``idx[positions]``, drawn on demand
+        (rationing needs them only for its marginal candidates)."""
+        m = self.model
+        return lambda positions: m.streams.uniform_at(f"{self.channel}.{name}", m.year, idx[positions])
+
     def registered(self) -> np.ndarray:
         """Households in the registry now."""
         return self.model.households.status == REGISTERED
@@ -170,7 +210,7 @@ class Programme(ABC):
 
     def poorest_first(self, idx: np.ndarray) -> np.ndarray:
         """Targeting priority: last year's income per person against the line (lower first)."""
-        return self.model.households.income_pc[idx]
+        return self.model.households.income_pc_of(idx)
 
     def select(
         self,
@@ -192,9 +232,9 @@ class Programme(ABC):
             return idx
         hh = self.model.households
         total = cost * hh.weight[idx]
-        group = hh.county[idx] if by_county else np.zeros(idx.size, np.int64)
+        group = hh.county[idx] if by_county else np.zeros(idx.size, np.int8)
         budget = np.atleast_1d(np.asarray(budget, np.float64))
-        return fit_within(idx, priority, total, group, budget, self.uniform(name)[idx])
+        return fit_within(idx, priority, total, group, budget, self.uniform_of(name, idx))
 
     def cap(
         self, idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, capacity: float, name: str = "capacity"
@@ -207,9 +247,9 @@ class Programme(ABC):
             idx,
             priority,
             amount.astype(np.float64),
-            np.zeros(idx.size, np.int64),
+            np.zeros(idx.size, np.int8),
             np.array([max(capacity, 0.0)]),
-            self.uniform(name)[idx],
+            self.uniform_of(name, idx),
         )
 
 

@@ -34,10 +34,10 @@ class Credit(Programme):
             self.record_funds(budget)
             committed = np.bincount(hh.county[loans], interest * hh.weight[loans], budget.size)
             idx = np.flatnonzero(self.registered() & (hh.workers > 0) & ~self.borrowed)
-            priority = hh.income_pc[idx] - 1e6 * hh.cause_capital[idx]
+            priority = hh.income_pc_of(idx) - 1e6 * hh.cause_capital[idx]
             capacity = yearly_series(self.param("borrowers"), y, 0.0)
             idx = self.cap(idx, priority, hh.weight[idx], capacity)
-            priority = hh.income_pc[idx] - 1e6 * hh.cause_capital[idx]
+            priority = hh.income_pc_of(idx) - 1e6 * hh.cause_capital[idx]
             chosen = self.select(idx, priority, np.full(idx.size, interest), np.maximum(budget - committed, 0.0))
             self.borrowed[chosen] = True
             self.loan_until[chosen] = y + self.param("term_years") - 1

@@ -34,7 +34,7 @@ class Employment(Programme):
             )
             relocated = model.relocation_recent()[idx]
             zero_employment = hh.migrants[idx] == 0
-            priority = hh.income_pc[idx] - 1e6 * relocated - 1e5 * zero_employment
+            priority = hh.income_pc_of(idx) - 1e6 * relocated - 1e5 * zero_employment
             transfer = hh.skills[idx] >= 1
             cost = np.where(transfer, self.param("transfer_cost_per_worker"), wage).astype(np.float64)
             chosen = self.select(idx, priority, cost, np.maximum(budget - post_cost, 0.0))

@@ -18,11 +18,17 @@ class Health(Programme):
             return
         hh = model.households
         idx = np.flatnonzero(self.supported())
-        premium = self.param("premium_subsidy_per_person") * self.members(idx)
-        cost = model.shocks.medical_cost[idx]
-        with_programme = np.minimum(cost * (1.0 - self.param("reimbursement")), self.param("out_of_pocket_cap"))
-        saving = np.maximum(model.out_of_pocket[idx] - with_programme, 0.0)
-        need = premium + saving
+        # with the programme: cost * (1 - reimbursement), at most the cap; the saving against
+        # basic insurance alone, at least 0 (in place: the candidates are up to ~half of all)
+        with_programme = model.shocks.medical_cost.at(idx)
+        with_programme *= 1.0 - self.param("reimbursement")
+        np.minimum(with_programme, self.param("out_of_pocket_cap"), out=with_programme)
+        saving = model.out_of_pocket.at(idx)
+        saving -= with_programme
+        del with_programme
+        np.maximum(saving, 0.0, out=saving)
+        need = self.param("premium_subsidy_per_person") * self.members(idx)
+        need += saving
         funds = self.entitlement_funds(idx, need)
         chosen = self.select(idx, self.poorest_first(idx), need, funds, by_county=False)
         pos = np.searchsorted(idx, chosen)

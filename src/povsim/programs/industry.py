@@ -21,7 +21,7 @@ class Industry(Programme):
         n = model.households.n
         self.project_until = np.zeros(n, np.int16)
         self.pv = np.zeros(n, bool)
-        self.equity = np.zeros(n, np.float64)
+        self.equity = np.zeros(n, bool)  # holds a dividend-paying equity share (of equity_per_household)
 
     def pv_capacity(self, year: int) -> float:
         """PV households that may be covered by the end of ``year`` (the plan, evenly)."""
@@ -39,7 +39,7 @@ class Industry(Programme):
         if self.enabled:
             self.record_funds(budget)
             labour = hh.workers > 0
-            has_asset = self.pv | (self.equity > 0)
+            has_asset = self.pv | self.equity
             idx = np.flatnonzero(
                 self.registered() & ((labour & ~active(self.project_until, y)) | (~labour & ~has_asset))
             )
@@ -60,14 +60,13 @@ class Industry(Programme):
             equity_new = chosen[no_labour[pos] & ~want_pv[pos]]
             self.project_until[produce] = y + self.param("production_years") - 1
             self.pv[pv_new] = True
-            self.equity[equity_new] = self.param("equity_per_household")
+            self.equity[equity_new] = True
             self.record(chosen, cost=cost[pos])
 
         projects = np.flatnonzero(active(self.project_until, y))
         gain = self.param("production_gain_per_person") * self.members(projects)
         self.record(projects, gain=gain, transfer=gain)
-        assets = np.flatnonzero(self.pv | (self.equity > 0))
-        income_assets = self.pv[assets] * self.param("pv_income_per_household") + self.equity[assets] * self.param(
-            "dividend_rate"
-        )
+        assets = np.flatnonzero(self.pv | self.equity)
+        equity = np.where(self.equity[assets], np.float64(self.param("equity_per_household")), 0.0)
+        income_assets = self.pv[assets] * self.param("pv_income_per_household") + equity * self.param("dividend_rate")
         self.record(assets, gain=income_assets, transfer=income_assets)

@@ -37,7 +37,7 @@ class Relocation(Programme):
             idx = np.flatnonzero(self.registered() & hh.hazard_zone & (self.year_moved == 0) & self.willing)
             per_year = self.param("planned_people") / (period["to"] - period["from"] + 1)
             prio = self.poorest_first(idx)
-            idx = self.cap(idx, prio, hh.people_weight[idx], per_year)
+            idx = self.cap(idx, prio, hh.people_weight_of(idx), per_year)
             cost = self.param("cost_per_person") * self.members(idx)
             idx = self.select(idx, self.poorest_first(idx), cost, budget)
             self.move(idx, y)
