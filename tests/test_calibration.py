@@ -371,3 +371,56 @@ def test_sensitivity_sobol_end_to_end(tmp_path):
     assert set(indices["index"]) == {"S1", "S1_conf", "ST", "ST_conf"}
     assert len(pd.read_csv(tmp_path / "samples.csv")) == 4 * (2 + 2)
     assert np.isfinite(indices["value"]).all()
+
+
+def test_sensitivity_outcomes_follow_the_end_year(tmp_path):
+    code, _, err = _cli(
+        [
+            "sensitivity",
+            "--method",
+            "morris",
+            "--n",
+            "2",
+            "--vary",
+            "budget.scale",
+            "--end-year",
+            "2021",
+            "--scale",
+            "8000",
+            "--out",
+            str(tmp_path),
+            "-q",
+        ]
+    )
+    assert code == 0, err
+    assert set(pd.read_csv(tmp_path / "indices.csv")["outcome"]) == {
+        "poor_people_2021",
+        "relapse_people_2016_2021",
+        "cost_per_sustained_exit_yuan",
+    }
+
+
+def test_integer_parameters_are_moved_by_whole_units():
+    tiny = Settings("test", seeds=1, lhs=0, max_nfev=1, draws=2)
+    cal = calibrate(
+        resolve_scenario(BASELINE), settings=tiny, paths=["governance.post_exit_support_years"], scale=4000.0, workers=2
+    )
+    tried = cal.evaluations["governance.post_exit_support_years"]
+    assert tried.nunique() >= 2  # the Jacobian's point differs from the start by at least one year
+
+
+def test_forecast_keeps_a_scenarios_own_setting_of_a_calibrated_parameter():
+    from povsim.calibration.forecast import run_forecast
+
+    base = resolve_scenario(BASELINE)
+    weak = base.with_overrides({"economy.growth.local_wage": 0.04})
+    a = run_forecast(base, 2, scale=8000.0, workers=2).table
+    b = run_forecast(weak, 2, scale=8000.0, workers=2).table
+    year = (a["year"] == 2020) & (a["region"] == "national")
+    assert b.loc[year, "model_mean"].item() > a.loc[year, "model_mean"].item()
+
+
+def test_calibrate_rejects_a_folder_as_params_file_before_running(tmp_path):
+    code, _, err = _cli(["calibrate", "--quick", "--out", str(tmp_path / "o"), "--params-file", str(tmp_path)])
+    assert code == 2 and "is a folder" in err
+    assert not (tmp_path / "o").exists()

@@ -102,6 +102,27 @@ def _check_common(args: argparse.Namespace) -> None:
         raise PovsimInputError(f"--out {out}: exists and is not a folder")
 
 
+def _writable_file(path: str | None, option: str) -> Path:
+    """The calibrated-values file to write (default: the package's), checked before any run.
+
+    Raises:
+        PovsimInputError: the path is a folder, or no folder on its way can be written.
+    """
+    import os
+
+    from povsim.parameters import calibrated_path
+
+    target = Path(str(calibrated_path())) if path is None else Path(path)
+    if target.is_dir():
+        raise PovsimInputError(f"{option} {target}: is a folder; give a file path (e.g. {target}/calibrated.toml)")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise PovsimInputError(f"{option} {target}: cannot write in {parent}")
+    return target
+
+
 def _say(args: argparse.Namespace):
     return (lambda *_: None) if args.quiet else (lambda msg: print(msg, flush=True))
 
@@ -113,6 +134,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     _check_common(args)
     paths = [p.strip() for p in args.fit.split(",") if p.strip()] if args.fit else list(FITTED_PARAMETERS)
     check_paths(paths)
+    params_file = _writable_file(args.params_file, "--params-file")
     scenario = resolve_scenario(args.scenario)
     settings = QUICK if args.quick else FULL
     say = _say(args)
@@ -127,9 +149,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         log=say,
     )
     command = shlex.join(["povsim", *sys.argv[1:]]) if sys.argv[0].endswith("povsim") else "povsim calibrate"
-    from povsim.parameters import calibrated_path
-
-    written = write_calibration(cal, args.out, args.params_file or calibrated_path(), command)
+    written = write_calibration(cal, args.out, params_file, command)
     if not args.quiet:
         _print_fit(cal)
         for path in written.values():

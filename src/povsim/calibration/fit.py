@@ -193,7 +193,9 @@ class Objective:
     def jac(self, u: np.ndarray) -> np.ndarray:
         """Forward-difference Jacobian (backward at the upper bound), points run in parallel."""
         u = np.asarray(u, float)
-        steps = np.where(u + STEP <= 1.0, STEP, -STEP)
+        # an integer parameter moves by at least one unit, or its rounded value would not change
+        size = np.array([max(STEP, 1.0 / (d.hi - d.lo)) if d.integer else STEP for d in self.space.dims])
+        steps = np.where(u + size <= 1.0, size, -size)
         pts = [u] + [u + steps[i] * np.eye(len(u))[i] for i in range(len(u))]
         outs = self.means(pts)
         r0 = self.residuals(outs[0], u)

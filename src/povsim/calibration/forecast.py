@@ -85,7 +85,9 @@ def run_forecast(
     if not points:
         notes.append("no calibration ensemble found: intervals show stochastic variation only (run povsim calibrate)")
         points = [{}]
-    chosen = [points[r % len(points)] for r in range(reps)]
+    # a scenario's own setting of a calibrated parameter wins over the posterior draw
+    own = set(scenario.overrides)
+    chosen = [{k: v for k, v in points[r % len(points)].items() if k not in own} for r in range(reps)]
     seeds = [rep_seed(scenario.run.seed, r) for r in range(reps)]
     end_year = max(HORIZON, scenario.run.end_year)
     with Evaluator(scenario, seeds, end_year=end_year, scale=scale, workers=workers, progress=progress) as ev:

@@ -31,12 +31,18 @@ from povsim.calibration.space import LEVERS, Space, uncertain_paths
 from povsim.errors import PovsimInputError
 from povsim.parameters import ParameterSet
 
-OUTCOMES: dict[str, str] = {
-    "poor_people_2020": "poor people in 2020",
-    "relapse_people_2016_2020": "relapse 2016–2020 (people)",
-    "cost_per_sustained_exit_yuan": "cost per sustained exit (yuan)",
-}
-"""The outcomes analysed by default, with their labels."""
+
+def default_outcomes(end_year: int = 2020) -> dict[str, str]:
+    """The outcomes analysed by default for runs ending in ``end_year``, with their labels."""
+    return {
+        f"poor_people_{end_year}": f"poor people in {end_year}",
+        f"relapse_people_2016_{end_year}": f"relapse 2016–{end_year} (people)",
+        "cost_per_sustained_exit_yuan": "cost per sustained exit (yuan)",
+    }
+
+
+OUTCOMES: dict[str, str] = default_outcomes(2020)
+"""The outcomes analysed by default (runs to 2020), with their labels."""
 
 METHODS = ("morris", "sobol")
 MORRIS_LEVELS = 4
@@ -154,7 +160,7 @@ def run_sensitivity(
     n: int,
     *,
     seed: int = 1,
-    outcomes: Mapping[str, str] | Sequence[str] = OUTCOMES,
+    outcomes: Mapping[str, str] | Sequence[str] | None = None,
 ) -> SensitivityResult:
     """Sample ``space``, run every point with the evaluator's seeds and compute the indices.
 
@@ -166,13 +172,15 @@ def run_sensitivity(
         n: Morris trajectories or Sobol base samples (a power of two).
         seed: the sampling seed.
         outcomes: outcome names (see :func:`povsim.calibration.evaluate.outcomes`), or a dict
-            name → label.
+            name → label (default: :func:`default_outcomes` of the evaluator's end year).
 
     Raises:
         PovsimInputError: an unknown method, a bad ``n``, or an outcome the runs do not report.
     """
     if n < 2:
         raise PovsimInputError(f"--n {n}: at least 2 is needed")
+    if outcomes is None:
+        outcomes = default_outcomes(evaluator.end_year)
     labels = dict(outcomes) if isinstance(outcomes, Mapping) else {o: o for o in outcomes}
     x = sample(space, method, n, seed)
     points = [space.point([d.position(v) for d, v in zip(space.dims, row, strict=True)]) for row in x]

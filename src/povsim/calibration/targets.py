@@ -76,6 +76,8 @@ def default_targets() -> list[Target]:
                 )
             )
     for year, value in sorted(REGISTERED_POOR_PEOPLE.items()):
+        if year > FORECAST_ORIGIN:
+            continue
         out.append(
             Target(
                 f"registered_poor_people_{year}",
@@ -88,6 +90,8 @@ def default_targets() -> list[Target]:
             )
         )
     for year, value in sorted(COUNTIES_EXITED.items()):
+        if year > FORECAST_ORIGIN:
+            continue
         out.append(
             Target(
                 f"counties_exited_{year}",
