@@ -311,8 +311,11 @@ def _die_once(flag: str):
     def run(scenario, overrides, seed, end_year, scale):
         import os
 
-        if os.path.exists(flag):
-            os.remove(flag)
+        try:
+            os.remove(flag)  # only the one worker that removes the flag dies
+        except FileNotFoundError:
+            pass
+        else:
             os._exit(1)  # a worker killed mid-run (as by the kernel's out-of-memory killer)
         return {"seed": float(seed), "x": float(overrides.get("economy.growth.farm", 0.0))}
 
