@@ -32,6 +32,11 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
     return path
 
 
+def write_bytes(data: bytes, path: str | Path) -> Path:
+    """Write bytes (a PNG figure, an encoded text), atomically."""
+    return atomic_write(path, lambda fh: fh.write(data))
+
+
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a DataFrame as CSV, atomically."""
     return atomic_write(path, lambda fh: fh.write(df.to_csv(index=False, lineterminator="\n").encode("utf-8")))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 import povsim
-from povsim.io import atomic_write, write_csv, write_json
+from povsim.io import write_bytes, write_csv, write_json
 from povsim.model import PovertyModel
 from povsim.observed import FORECAST_ORIGIN, REGISTERED_POOR_PEOPLE, SURVEY_POOR_PEOPLE, TARGET_2020_POOR_PEOPLE
 from povsim.parameters import read_calibrated
@@ -171,7 +171,7 @@ def write_outputs(
     paths = {
         "results": write_csv(results, out / "results.csv"),
         "counties": write_csv(model.governance.table(), out / "counties.csv"),
-        "figure": atomic_write(out / "poverty_trajectory.png", lambda fh: fh.write(png)),
+        "figure": write_bytes(png, out / "poverty_trajectory.png"),
     }
     paths["manifest"] = write_json(manifest(model, wall_seconds, command), out / "manifest.json")
     return paths

@@ -181,7 +181,7 @@ def _print_fit(cal) -> None:
 
 def _forecast(args: argparse.Namespace) -> int:
     from povsim.calibration.forecast import forecast_figure, forecast_text, run_forecast
-    from povsim.io import atomic_write, write_csv, write_json
+    from povsim.io import write_bytes, write_csv, write_json
     from povsim.model import resolve_scenario
 
     _check_common(args)
@@ -196,7 +196,7 @@ def _forecast(args: argparse.Namespace) -> int:
     written = [
         write_csv(fc.table, out / "forecast.csv"),
         write_csv(fc.runs, out / "runs.csv"),
-        atomic_write(out / "forecast.png", lambda fh: fh.write(png)),
+        write_bytes(png, out / "forecast.png"),
         write_json(
             {
                 "scenario": scenario.name,
@@ -222,7 +222,7 @@ def _forecast(args: argparse.Namespace) -> int:
 def _sensitivity(args: argparse.Namespace) -> int:
     from povsim.calibration.evaluate import Evaluator
     from povsim.calibration.sensitivity import figure, run_count, run_sensitivity, sensitivity_space
-    from povsim.io import atomic_write, write_csv, write_json
+    from povsim.io import write_bytes, write_csv, write_json
     from povsim.model import resolve_scenario
     from povsim.parameters import ParameterSet
 
@@ -251,7 +251,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
     written = [
         write_csv(res.indices, out / "indices.csv"),
         write_csv(res.samples, out / "samples.csv"),
-        atomic_write(out / "sensitivity.png", lambda fh: fh.write(png)),
+        write_bytes(png, out / "sensitivity.png"),
         write_json(
             {
                 "method": args.method,

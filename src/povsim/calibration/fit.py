@@ -45,7 +45,7 @@ from povsim.calibration.evaluate import Evaluator, interval
 from povsim.calibration.space import Space
 from povsim.calibration.targets import Target, default_targets
 from povsim.experiments.spec import rep_seed
-from povsim.io import atomic_write, write_csv, write_json
+from povsim.io import write_bytes, write_csv, write_json
 from povsim.observed import FORECAST_ORIGIN
 from povsim.parameters import ParameterSet, read_calibrated
 from povsim.scenario import Scenario
@@ -296,7 +296,6 @@ def calibrate(
         fit_runs = ev.runs
 
         # Checks: documented and calibrated values under the ten batch seeds, the draws with one seed each.
-        ev.progress = progress
         prior_runs = ev.evaluate([space.point(u0)], check_seeds)
         check_runs = ev.evaluate([space.point(u_star)], check_seeds)
         draw_seeds = [rep_seed(base, 2000 + i) for i in range(len(draws_u))]
@@ -453,12 +452,12 @@ def write_calibration(cal: Calibration, out_dir: str | Path, params_file: str | 
     png = fit_figure(cal)
     written = {
         "fit": write_csv(cal.report, out / "fit.csv"),
-        "figure": atomic_write(out / "fit.png", lambda fh: fh.write(png)),
+        "figure": write_bytes(png, out / "fit.png"),
         "evaluations": write_csv(cal.evaluations, out / "evaluations.csv"),
         "posterior": write_csv(cal.draws, out / "posterior.csv"),
     }
     text = calibrated_toml(cal, command)
-    written["params"] = atomic_write(target, lambda fh: fh.write(text.encode()))
+    written["params"] = write_bytes(text.encode("utf-8"), target)
     manifest = {
         "command": command,
         "mode": cal.settings.mode,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from povsim.calibration.evaluate import interval
-from povsim.observed import FORECAST_ORIGIN, REGISTERED_POOR_PEOPLE, SURVEY_POOR_PEOPLE
+from povsim.observed import FORECAST_ORIGIN, REGISTERED_POOR_PEOPLE
 from povsim.reporting import png_bytes
 
 if TYPE_CHECKING:
@@ -28,6 +28,46 @@ def _band(ax: plt.Axes, runs: pd.DataFrame, stem: str, years: list[int], color: 
     ax.fill_between(years, lo, hi, color=color, alpha=0.25, lw=0, label=f"{label}: 90% band")
 
 
+def _people_panel(
+    ax: plt.Axes,
+    cal: Calibration,
+    report: pd.DataFrame,
+    stem: str,
+    years: list[int],
+    color: str,
+    marker: str,
+    observed_style: dict,
+    observed_label: str,
+    title: str,
+) -> None:
+    """One people target over the years: the posterior band, the calibrated and documented-value
+    means, and the observations with ±2 tolerances (all in millions)."""
+    _band(ax, cal.draw_runs, stem, years, color, "calibrated, posterior draws")
+    ax.plot(
+        years,
+        _series(cal.check_runs, stem, years).mean() / 1e6,
+        f"-{marker}",
+        color=color,
+        label="calibrated (10 seeds)",
+    )
+    ax.plot(years, _series(cal.prior_runs, stem, years).mean() / 1e6, "--", color="grey", label="documented values")
+    rows = report.loc[[f"{stem}_{y}" for y in years]]
+    ax.errorbar(
+        years,
+        rows["observed"] / 1e6,
+        yerr=rows["tolerance_sd"] * 2 / 1e6,
+        ms=7,
+        capsize=3,
+        label=f"{observed_label} (±2 tolerance)",
+        **observed_style,
+    )
+    ax.set_title(title)
+    ax.set_ylabel("millions")
+    ax.set_xticks(years)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+
+
 def fit_figure(cal: Calibration) -> bytes:
     """Simulated (documented values, calibrated with its 90% posterior band) against observed, for
     the survey headcount, the registry stock and the 2016 county exits, and where each fitted
@@ -36,60 +76,30 @@ def fit_figure(cal: Calibration) -> bytes:
     report = cal.report.set_index("target")
     years = list(range(2014, FORECAST_ORIGIN + 1))
 
-    ax = axes[0, 0]
-    _band(ax, cal.draw_runs, "poor_people", years, "C0", "calibrated, posterior draws")
-    ax.plot(
+    _people_panel(
+        axes[0, 0],
+        cal,
+        report,
+        "poor_people",
         years,
-        _series(cal.check_runs, "poor_people", years).mean() / 1e6,
-        "-o",
-        color="C0",
-        label="calibrated (10 seeds)",
+        "C0",
+        "o",
+        {"fmt": "k^"},
+        "NBS survey",
+        "Rural poor people (survey definition)",
     )
-    ax.plot(
-        years, _series(cal.prior_runs, "poor_people", years).mean() / 1e6, "--", color="grey", label="documented values"
+    _people_panel(
+        axes[0, 1],
+        cal,
+        report,
+        "registered_poor_people",
+        sorted(REGISTERED_POOR_PEOPLE),
+        "C1",
+        "s",
+        {"fmt": "kD", "mfc": "none"},
+        "registry",
+        "Registry stock (jiandang lika)",
     )
-    obs = [SURVEY_POOR_PEOPLE[y] / 1e6 for y in years]
-    err = [report.loc[f"poor_people_{y}", "tolerance_sd"] * 2 / 1e6 for y in years]
-    ax.errorbar(years, obs, yerr=err, fmt="k^", ms=7, capsize=3, label="NBS survey (±2 tolerance)")
-    ax.set_title("Rural poor people (survey definition)")
-    ax.set_ylabel("millions")
-    ax.set_xticks(years)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-
-    ax = axes[0, 1]
-    ryears = sorted(REGISTERED_POOR_PEOPLE)
-    _band(ax, cal.draw_runs, "registered_poor_people", ryears, "C1", "calibrated, posterior draws")
-    ax.plot(
-        ryears,
-        _series(cal.check_runs, "registered_poor_people", ryears).mean() / 1e6,
-        "-s",
-        color="C1",
-        label="calibrated (10 seeds)",
-    )
-    ax.plot(
-        ryears,
-        _series(cal.prior_runs, "registered_poor_people", ryears).mean() / 1e6,
-        "--",
-        color="grey",
-        label="documented values",
-    )
-    err = [report.loc[f"registered_poor_people_{y}", "tolerance_sd"] * 2 / 1e6 for y in ryears]
-    ax.errorbar(
-        ryears,
-        [REGISTERED_POOR_PEOPLE[y] / 1e6 for y in ryears],
-        yerr=err,
-        fmt="kD",
-        mfc="none",
-        ms=7,
-        capsize=3,
-        label="registry (±2 tolerance)",
-    )
-    ax.set_title("Registry stock (jiandang lika)")
-    ax.set_ylabel("millions")
-    ax.set_xticks(ryears)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
 
     ax = axes[1, 0]
     row = report.loc["counties_exited_2016"]
@@ -124,7 +134,7 @@ def fit_figure(cal: Calibration) -> bytes:
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel("position within the calibration range")
     ax.set_title("Fitted parameters")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     ax.grid(axis="x", alpha=0.3)
 
     fig.suptitle(
