@@ -205,15 +205,9 @@ class Evaluator:
                     )
         return [(t[0], t[2], done[(t[0], t[2])]) for t in tasks]
 
-    def evaluate(self, points: Sequence[Mapping[str, Any]], seeds: Sequence[int] | None = None) -> pd.DataFrame:
-        """Outcomes of every point under every seed.
-
-        Returns:
-            One row per (point, seed): columns ``point`` (index into ``points``), ``seed`` and
-            the outcome names of :func:`outcomes`.
-        """
-        seeds = self.seeds if seeds is None else [int(s) for s in seeds]
-        tasks = [(i, dict(p), s, self.end_year, self.scale) for i, p in enumerate(points) for s in seeds]
+    def _table(self, tasks: list[Task]) -> pd.DataFrame:
+        """Run ``tasks`` (with a progress bar when asked) and return one row per task, sorted by
+        point and seed."""
         bar = None
         if self.progress and tasks:
             from tqdm import tqdm
@@ -222,9 +216,19 @@ class Evaluator:
         results = self._results(tasks, bar.update if bar is not None else None)
         if bar is not None:
             bar.close()
-        rows = [{"point": index, "seed": seed, **out} for index, seed, out in results]
         self.runs += len(tasks)
+        rows = [{"point": index, "seed": seed, **out} for index, seed, out in results]
         return pd.DataFrame(rows).sort_values(["point", "seed"], ignore_index=True)
+
+    def evaluate(self, points: Sequence[Mapping[str, Any]], seeds: Sequence[int] | None = None) -> pd.DataFrame:
+        """Outcomes of every point under every seed.
+
+        Returns:
+            One row per (point, seed): columns ``point`` (index into ``points``), ``seed`` and
+            the outcome names of :func:`outcomes`.
+        """
+        seeds = self.seeds if seeds is None else [int(s) for s in seeds]
+        return self._table([(i, dict(p), s, self.end_year, self.scale) for i, p in enumerate(points) for s in seeds])
 
     def evaluate_paired(self, points: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> pd.DataFrame:
         """Run point ``i`` with seed ``i`` only (parameter draws, each with its own noise).
@@ -234,12 +238,8 @@ class Evaluator:
         """
         if len(points) != len(seeds):
             raise ValueError("one seed per point is needed")
-        tasks = [
-            (i, dict(p), int(s), self.end_year, self.scale) for i, (p, s) in enumerate(zip(points, seeds, strict=True))
-        ]
-        rows = [{"point": i, "seed": s, **out} for i, s, out in self._results(tasks)]
-        self.runs += len(tasks)
-        return pd.DataFrame(rows).sort_values("point", ignore_index=True)
+        pairs = enumerate(zip(points, seeds, strict=True))
+        return self._table([(i, dict(p), int(s), self.end_year, self.scale) for i, (p, s) in pairs])
 
     def mean(self, points: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """The mean over seeds of each point's outcomes: one row per point."""
