@@ -216,13 +216,17 @@ class Governance:
         newly_v = geo.village_poor & (self.village_exit_year == 0) & (v_incidence < v_threshold) & open_
         self.village_exit_year[newly_v] = y
 
-        self.record_state()
+        self.record_state(reg, incidence)
 
-    def record_state(self) -> None:
-        """Append this year's rows to the county table."""
+    def record_state(self, reg: np.ndarray | None = None, exit_incidence: np.ndarray | None = None) -> None:
+        """Append this year's rows to the county table (``reg`` and ``exit_incidence``: the registered
+        people and the incidence exits were judged on, when the review has them already)."""
         m, geo, hh = self.model, self.model.geography, self.model.households
-        reg = self.county_people(hh.status == REGISTERED)
+        if reg is None:
+            reg = self.county_people(hh.status == REGISTERED)
         incidence = reg / self.rural_people
+        if exit_incidence is None:
+            exit_incidence = self.exit_incidence(incidence)
         poor = self.county_people(hh.poor)
         status = np.where(~geo.county_poor, "non_poor", np.where(self.exit_year > 0, "exited", "poor"))
         self.rows.append(
@@ -237,7 +241,7 @@ class Governance:
                     "registered_poor_people": np.round(reg).astype(np.int64),
                     "poor_people": np.round(poor).astype(np.int64),
                     "incidence": incidence,
-                    "exit_incidence": self.exit_incidence(incidence),
+                    "exit_incidence": exit_incidence,
                     "funds_yuan": m.ledger.county_funds.copy(),
                     "spending_yuan": m.ledger.county_spending.copy(),
                     "status": status,
