@@ -191,6 +191,43 @@ def test_budget_fitting_respects_priority_and_budget():
     assert set(lucky) == {5, 4, 3, 2}  # the marginal one with 5 of its 10 covered, u = 0 < 0.5
 
 
+def test_pooled_fitting_gives_a_groups_unused_limit_to_its_pool_only():
+    # groups 0 and 1 share pool 0, group 2 is alone in pool 1; every candidate costs 10
+    idx = np.arange(9)
+    priority = np.arange(9, dtype=float)
+    amount = np.full(9, 10.0)
+    group = np.array([0, 0, 0, 0, 0, 1, 2, 2, 2])
+    limit = np.array([20.0, 40.0, 10.0])  # group 1 has one candidate and 30 to spare; group 2 is short by 20
+    pool = np.array([0, 0, 1])
+    ones = np.ones(9)
+    alone = fit_within(idx, priority, amount, group, limit, u=ones)
+    assert set(alone) == {0, 1, 5, 6}  # 30 of group 1's limit unused, group 0 short
+    pooled = fit_within(idx, priority, amount, group, limit, u=ones, pool=pool, u_pool=ones)
+    # group 1's 30 go to group 0's next three candidates, poorest first; nothing crosses to pool 1
+    assert set(pooled) == {0, 1, 2, 3, 4, 5, 6}
+    assert list(pooled) == sorted(pooled)
+    # the marginal candidate of the pooled round is drawn with the pool's own uniforms
+    half = fit_within(idx, priority, amount, group, np.array([20.0, 15.0, 10.0]), u=ones, pool=pool, u_pool=np.zeros(9))
+    assert set(half) == {0, 1, 2, 5, 6}  # 5 left over covers half of candidate 2, drawn with u = 0
+    with pytest.raises(ValueError, match="u_pool"):
+        fit_within(idx, priority, amount, group, limit, u=ones, pool=pool)
+
+
+def test_spending_and_headcount_do_not_depend_on_the_scale():
+    """County budgets and quotas ration a county's few agents at a coarse scale; what one county
+    cannot use goes to its region, so national spending and poverty at 1 : 2000 match 1 : 100."""
+    coarse = [run(2016, seed, 2000).results() for seed in (1, 2, 3, 4)]
+    fine = [run(2016, seed, 100).results() for seed in (1, 2)]
+
+    def mean(results, measure, channel="all"):
+        return np.mean([channel_values(r, measure)[channel].loc[2016] for r in results])
+
+    for channel in ("all", "relocation", "industry"):
+        assert mean(coarse, "spending_yuan", channel) == pytest.approx(mean(fine, "spending_yuan", channel), rel=0.03)
+    assert mean(coarse, "poor_people") == pytest.approx(mean(fine, "poor_people"), rel=0.02)
+    assert mean(coarse, "entries_people") == pytest.approx(mean(fine, "entries_people"), rel=0.05)
+
+
 def test_exits_credited_to_programmes_and_own_income(baseline):
     exits = channel_values(baseline.results(), "exits_people")
     assert exits["own"].sum() > 0

@@ -55,13 +55,19 @@ def stable_argsort(keys: np.ndarray) -> np.ndarray:
     return order
 
 
+Uniforms = np.ndarray | Callable[[np.ndarray], np.ndarray]
+"""The candidates' uniform draws, or a function giving those of the candidates at positions."""
+
+
 def fit_within(
     idx: np.ndarray,
     priority: np.ndarray,
     amount: np.ndarray,
     group: np.ndarray,
     limit: np.ndarray,
-    u: np.ndarray | Callable[[np.ndarray], np.ndarray],
+    u: Uniforms,
+    pool: np.ndarray | None = None,
+    u_pool: Uniforms | None = None,
 ) -> np.ndarray:
     """Take candidates ``idx`` in ``priority`` order (lowest first) within each group while the
     running sum of ``amount`` stays within the group's ``limit``.
@@ -71,10 +77,44 @@ def fit_within(
     matches the limit in expectation even when candidates are coarse (an agent standing for
     thousands of households). ``u`` is the candidates' uniforms, or a function returning the
     uniforms of the candidates at given positions of ``idx`` (only the marginal candidates, at
-    most one per group, need one). Returns the chosen indices, sorted.
+    most one per group, need one).
+
+    With ``pool`` (for each group, the pool it belongs to, e.g. its region) what the groups of a
+    pool left unused goes back to the pool and is offered once more to the pool's candidates not
+    yet taken, in the same priority order (marginal ones drawn with ``u_pool``). Without it, the
+    total taken depends on how candidates happen to be spread over groups: a group with too few
+    leaves part of its limit unused while its neighbour runs short, which at a coarse scale (a
+    few agents per county) leaves much more unused than at 1 : 1. Returns the chosen indices,
+    sorted.
     """
     if idx.size == 0:
         return idx
+    chosen = _fit_groups(priority, amount, group, limit, u)
+    if pool is None:
+        return np.sort(idx[chosen])
+    if u_pool is None:
+        raise ValueError("fit_within: a pool needs its own uniforms (u_pool)")
+    used = np.bincount(group[chosen], amount[chosen], limit.size)
+    left = np.maximum(np.bincount(pool, limit - used, int(pool.max()) + 1), 0.0)
+    rest = np.ones(idx.size, bool)
+    rest[chosen] = False
+    rest = np.flatnonzero(rest)
+    if rest.size and left.sum() > 0:
+        more = _fit_groups(
+            priority[rest],
+            amount[rest],
+            pool[group[rest]],
+            left,
+            (lambda positions: u_pool(rest[positions])) if callable(u_pool) else u_pool[rest],
+        )
+        chosen = np.concatenate((chosen, rest[more]))
+    return np.sort(idx[chosen])
+
+
+def _fit_groups(
+    priority: np.ndarray, amount: np.ndarray, group: np.ndarray, limit: np.ndarray, u: Uniforms
+) -> np.ndarray:
+    """The positions :func:`fit_within` takes, without pooling (unsorted)."""
     if limit.size == 1:
         # one group (a national limit): the stable sort by priority is the (group, priority)
         # order, and the running sum is the group's (less the zero that came before it)
@@ -109,6 +149,4 @@ def fit_within(
     u_marg = u(order[marg]) if callable(u) else u[order[marg]]
     lucky = u_marg * a[marg] < cap - (spent[marg] - a[marg])
     del a, spent, g
-    chosen = np.concatenate((order[inside], order[marg[lucky]]))
-    del order, inside
-    return np.sort(idx[chosen])
+    return np.concatenate((order[inside], order[marg[lucky]]))

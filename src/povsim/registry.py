@@ -161,7 +161,10 @@ class Registry:
     def _within_quota(self, candidates: np.ndarray, assessed: np.ndarray) -> np.ndarray:
         """Candidates a county may register this year: poorest first, up to its quota of
         ``governance.entry_quota_share`` of the people its 2014 registry held (in expectation, so
-        that a county the sample left without registered agents still has its quota)."""
+        that a county the sample left without registered agents still has its quota). Quota a
+        county leaves unused goes to the region's other candidates, poorest first (quotas were
+        set by the province and adjusted between its counties, 规模控制 000 line 658; the
+        reallocation is an assumption)."""
         m, hh = self.model, self.model.households
         quota = m.params["governance.entry_quota_share"] * m.governance.expected_registered
         idx = np.flatnonzero(candidates)
@@ -172,6 +175,8 @@ class Registry:
             hh.county[idx],
             quota,
             lambda positions: m.streams.uniform_at("registry.quota", m.year, idx[positions]),
+            pool=m.geography.county_region,
+            u_pool=lambda positions: m.streams.uniform_at("registry.quota.pooled", m.year, idx[positions]),
         )
         out = np.zeros(hh.n, bool)
         out[chosen] = True

@@ -226,15 +226,30 @@ class Programme(ABC):
         ``cost`` is yuan per household; the budget is national yuan, per county (``by_county``)
         or one national amount. The candidate at which a county's budget runs out is enrolled
         with probability equal to the share of its cost the remainder covers, so spending
-        matches the budget in expectation at any scale.
+        matches the budget in expectation at any scale. What counties leave unspent is pooled
+        in their region and spent, in the same order, on the region's candidates not yet
+        enrolled (the province recovers and reallocates idle county funds within the year;
+        assumption, see :func:`~povsim.allocation.fit_within`). A county budget may be negative
+        (running commitments beyond its allocation): it enrols no one and its overdraft is
+        taken from the region's pool.
         """
         if idx.size == 0:
             return idx
         hh = self.model.households
         total = cost * hh.weight[idx]
-        group = hh.county[idx] if by_county else np.zeros(idx.size, np.int8)
         budget = np.atleast_1d(np.asarray(budget, np.float64))
-        return fit_within(idx, priority, total, group, budget, self.uniform_of(name, idx))
+        if not by_county:
+            return fit_within(idx, priority, total, np.zeros(idx.size, np.int8), budget, self.uniform_of(name, idx))
+        return fit_within(
+            idx,
+            priority,
+            total,
+            hh.county[idx],
+            budget,
+            self.uniform_of(name, idx),
+            pool=self.model.geography.county_region,
+            u_pool=self.uniform_of(name + ".pooled", idx),
+        )
 
     def cap(
         self, idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, capacity: float, name: str = "capacity"

@@ -38,7 +38,7 @@ class Credit(Programme):
             capacity = yearly_series(self.param("borrowers"), y, 0.0)
             idx = self.cap(idx, priority, hh.weight[idx], capacity)
             priority = hh.income_pc_of(idx) - 1e6 * hh.cause_capital[idx]
-            chosen = self.select(idx, priority, np.full(idx.size, interest), np.maximum(budget - committed, 0.0))
+            chosen = self.select(idx, priority, np.full(idx.size, interest), budget - committed)
             self.borrowed[chosen] = True
             self.loan_until[chosen] = y + self.param("term_years") - 1
 

@@ -35,7 +35,7 @@ class Ecology(Programme):
             committed = np.bincount(hh.county[rangers], wage * hh.weight[rangers], budget.size) + np.bincount(
                 hh.county[paid], payment[paid] * hh.weight[paid], budget.size
             )
-            remaining = np.maximum(budget - committed, 0.0)
+            remaining = budget - committed
             in_zone = model.geography.county_poor[hh.county] & self.registered()
             posts = yearly_series(self.param("ranger_posts"), y, 0.0)
             idx = np.flatnonzero(in_zone & ~self.ranger & (hh.workers > hh.migrants))
@@ -46,9 +46,7 @@ class Ecology(Programme):
             self.ranger[new_rangers] = True
             remaining -= np.bincount(hh.county[new_rangers], wage * hh.weight[new_rangers], remaining.size)
             idx = np.flatnonzero(in_zone & ~active(self.paid_until, y) & (self.paid_until == 0) & (hh.land > 0))
-            new_paid = self.select(
-                idx, self.poorest_first(idx), payment[idx], np.maximum(remaining, 0.0), name="compensation"
-            )
+            new_paid = self.select(idx, self.poorest_first(idx), payment[idx], remaining, name="compensation")
             self.paid_until[new_paid] = y + self.param("compensation_years") - 1
 
         rangers = np.flatnonzero(self.ranger)

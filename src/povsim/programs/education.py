@@ -38,7 +38,7 @@ class Education(Programme):
             # vocational training, one trainee per household
             idx = np.flatnonzero(self.registered() & (hh.workers > 0) & (hh.skills < 2) & (self.trained_year == 0))
             cost = np.full(idx.size, float(self.param("training_cost")))
-            chosen = self.select(idx, self.poorest_first(idx), cost, np.maximum(remaining, 0.0), name="training")
+            chosen = self.select(idx, self.poorest_first(idx), cost, remaining, name="training")
             self.trained_year[chosen] = y
             self.record(chosen, cost=self.param("training_cost"))
 

@@ -37,7 +37,7 @@ class Employment(Programme):
             priority = hh.income_pc_of(idx) - 1e6 * relocated - 1e5 * zero_employment
             transfer = hh.skills[idx] >= 1
             cost = np.where(transfer, self.param("transfer_cost_per_worker"), wage).astype(np.float64)
-            chosen = self.select(idx, priority, cost, np.maximum(budget - post_cost, 0.0))
+            chosen = self.select(idx, priority, cost, budget - post_cost)
             by_transfer = chosen[hh.skills[chosen] >= 1]
             by_post = chosen[hh.skills[chosen] < 1]
             hh.migrants[by_transfer] += 1
