@@ -211,3 +211,40 @@ def test_exit_incidence_removes_sampling_noise_only_at_coarse_scales():
     assert np.array_equal(denoised[~poor], sampled[~poor])
     model.scale = 1.0  # at scale 1 there is no sampling noise to remove
     assert np.array_equal(gov.exit_incidence(sampled), sampled)
+
+
+def test_county_rates_without_agents_are_the_regions_not_zero():
+    """At a coarse scale a county may hold no exited agent, or no missed poor one; its wrong-exit
+    or missed rate is then what the other counties of its kind and region show, not zero (which
+    would pass the evaluation by chance)."""
+    model = PovertyModel(seed=3, end_year=2016, scale=4000)
+    while model.running:
+        model.step()
+    gov, geo, hh = model.governance, model.geography, model.households
+    exited = gov.county_people(hh.status == EXITED)
+    wrong = gov.county_people(model.registry.false_exit & (hh.status == EXITED) & hh.poor)
+    sampled = np.divide(wrong, exited, out=np.zeros(geo.n_counties), where=exited > 0)
+    poor = geo.county_poor
+    rate = gov.denoised_rate(sampled, exited, poor, gov.wrong_z)
+    empty = poor & (exited == 0)
+    assert empty.any() and (sampled[empty] == 0).all()
+    pooled = wrong[poor].sum() / exited[poor].sum()
+    assert rate[empty].min() > 0.3 * pooled  # close to the pooled rate, not zero
+    assert np.array_equal(rate[~poor], sampled[~poor])
+    model.scale = 1.0
+    assert np.array_equal(gov.denoised_rate(sampled, exited, poor, gov.wrong_z), sampled)
+
+
+def test_village_and_county_exits_do_not_depend_on_the_scale():
+    """With county statistics freed of agent-sampling noise, exits at 1 : 2000 match 1 : 100
+    (before, a coarse sample exited dozens of counties and thousands more villages by chance)."""
+    coarse = [PovertyModel(seed=s, end_year=2017, scale=2000) for s in (1, 2, 3, 4)]
+    fine = [PovertyModel(seed=s, end_year=2017, scale=100) for s in (1, 2)]
+    for m in coarse + fine:
+        m.run_model()
+
+    def mean(models, measure):
+        return np.mean([national(m.results(), measure)[2017] for m in models])
+
+    assert mean(coarse, "villages_exited") == pytest.approx(mean(fine, "villages_exited"), rel=0.08)
+    assert abs(mean(coarse, "counties_exited") - mean(fine, "counties_exited")) < 10

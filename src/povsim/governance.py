@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from povsim.households import EXITED, NOT_REGISTERED, REGISTERED
 from povsim.parameters import REGIONS
@@ -47,6 +48,9 @@ class Governance:
         # a fixed draw per county: where its depth of poverty sits within what agent sampling cannot
         # tell apart (see exit_incidence)
         self.incidence_z = model.streams.get("governance.county_incidence").standard_normal(n)
+        self.wrong_z = model.streams.get("governance.county_wrong_exits").standard_normal(n)
+        self.missed_z = model.streams.get("governance.county_missed").standard_normal(n)
+        self.village_incidence_z = model.streams.get("governance.village_incidence").standard_normal(n)
         # counties are ranked by their depth of poverty (expected incidence), not by the sampled
         # incidence, so that plans and deep-poverty flags do not depend on the scale
         incidence = geo.county_intensity
@@ -90,42 +94,66 @@ class Governance:
         return out
 
     def exit_incidence(self, sampled: np.ndarray) -> np.ndarray:
-        """The registered incidence a poor county's exit is judged on, freed of agent-sampling noise.
+        """The registered incidence a poor county's exit is judged on, freed of agent-sampling noise
+        (:meth:`denoised_rate` over rural people, smooth in the county's depth of poverty)."""
+        geo = self.model.geography
+        return self.denoised_rate(sampled, self.rural_people, geo.county_poor, self.incidence_z, geo.county_intensity)
 
-        A county's sampled incidence comes from its few household agents; at 1 : 1000 it moves by
-        about a percentage point when one agent exits, so counties would cross the 2%/3% threshold
-        by chance, more often the coarser the scale. Per region, the incidence is modelled as a
-        smooth function of the county's depth of poverty (least squares on ``county_intensity``)
-        plus a county effect of variance τ², observed with sampling variance
-        v = (w − 1)·m·κ / R (w households per agent, m the smooth incidence, κ people per
-        registered household weighted by size, R rural people; zero at scale 1). The county's
-        incidence is drawn from its posterior, m + k·(sampled − m) + √(k·v)·z with
-        k = τ² / (τ² + v) and z fixed per county: at scale 1 it is the sampled incidence, and at any
-        scale the spread across counties is the estimated signal's, not the sample's. (County exits still
-        depend somewhat on the scale; docs/calibration.md measures it.)"""
+    def denoised_rate(
+        self,
+        sampled: np.ndarray,
+        people: np.ndarray,
+        counties: np.ndarray,
+        z: np.ndarray,
+        covariate: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """A county rate (registered incidence, wrong-exit or missed-identification rate) freed of
+        agent-sampling noise, for the ``counties`` selected; other counties keep ``sampled``.
+
+        A county's sampled rate comes from its few household agents; at 1 : 1000 a county's
+        incidence moves by about a percentage point when one agent exits, and a county with no
+        exited agent shows no wrong exit at all, so counties would pass the exit criteria by
+        chance, more often the coarser the scale. Per region and kind of county (poor or not), a
+        county's true rate is modelled as gamma distributed (positive and skewed, like the depth of
+        poverty) about a smooth function m of ``covariate`` (least squares; the mean without one)
+        with shape α from the spread left after the sampling variance (method of moments), and the
+        sampled rate as a Poisson count over the county's effective sample n = P / ((w − 1)·κ) (w
+        households per agent, P the county's ``people`` the rate is a share of, κ people per
+        household weighted by size). The county's rate is drawn from its gamma posterior
+        (shape α + n·sampled, rate α / m + n) at the quantile Φ(``z``), ``z`` fixed per county:
+        at scale 1 it is the sampled rate, and at any scale the spread across counties is the
+        estimated signal's, not the sample's."""
         m = self.model
-        geo, hh = m.geography, m.households
+        geo = m.geography
         w = float(m.scale)
         if w <= 1.0:
             return sampled
-        registered = hh.status == REGISTERED
-        people = hh.people_weight_of(np.flatnonzero(registered))
-        size = hh.size[registered].astype(np.float64)
-        kappa = float((people * size).sum() / max(people.sum(), 1.0))
+        n_eff = np.maximum(people, 1.0) / ((w - 1.0) * self._kappa())
+        u = special.ndtr(z)
         out = sampled.copy()
-        for r in range(3):
-            sel = geo.county_poor & (geo.county_region == r)
+        for r, poor in ((r, poor) for r in range(3) for poor in (True, False)):
+            sel = counties & (geo.county_region == r) & (geo.county_poor == poor)
             if sel.sum() < 3:
                 continue
-            x = np.column_stack([np.ones(int(sel.sum())), geo.county_intensity[sel]])
             y = sampled[sel]
+            if covariate is None:
+                x = np.ones((int(sel.sum()), 1))
+            else:
+                x = np.column_stack([np.ones(int(sel.sum())), covariate[sel]])
             coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-            smooth = np.clip(x @ coef, 0.0, 1.0)
-            v = (w - 1.0) * smooth * kappa / self.rural_people[sel]
-            tau2 = max(float(np.var(y - smooth)) - float(v.mean()), 1e-12)
-            k = tau2 / (tau2 + v)
-            out[sel] = smooth + k * (y - smooth) + np.sqrt(k * v) * self.incidence_z[sel]
+            smooth = np.clip(x @ coef, 1e-6, 1.0)
+            n = n_eff[sel]
+            tau2 = max(float(np.var(y - smooth)) - float((smooth / n).mean()), 1e-12)
+            alpha = float((smooth**2).mean()) / tau2
+            shape = alpha + n * y
+            rate = alpha / smooth + n
+            out[sel] = special.gammaincinv(shape, u[sel]) / rate
         return np.clip(out, 0.0, 1.0)
+
+    def _kappa(self) -> float:
+        """People per household weighted by size (E[size²] / E[size]) over all households."""
+        size = self.model.households.size.astype(np.float64)
+        return float((size * size).sum() / max(size.sum(), 1.0))
 
     def _rural_people(self) -> np.ndarray:
         m = self.model
@@ -184,8 +212,11 @@ class Governance:
         wrong = self.county_people(m.registry.false_exit & exited_now & hh.poor)
         del exited_now
         missed = self.county_people((hh.status == NOT_REGISTERED) & hh.poor)
-        wrong_rate = np.divide(wrong, exited, out=np.zeros(n), where=exited > 0)
-        missed_rate = missed / self.rural_people
+        poor = geo.county_poor
+        wrong_rate = self.denoised_rate(
+            np.divide(wrong, exited, out=np.zeros(n), where=exited > 0), exited, poor, self.wrong_z
+        )
+        missed_rate = self.denoised_rate(missed / self.rural_people, self.rural_people, poor, self.missed_z)
         sample = int(p[g + "evaluation.sample_households"])
         rng = m.streams.get("governance.evaluation", y)
         wrong_found = rng.binomial(sample, np.clip(wrong_rate, 0, 1)) / sample
@@ -209,7 +240,9 @@ class Governance:
         del registered, in_poor_village
         village_people = self.rural_people / geo.county_villages
         pv_people = np.maximum(geo.county_poor_villages * village_people, 1.0)
-        pv_incidence = reg_pv / pv_people
+        pv_incidence = self.denoised_rate(
+            reg_pv / pv_people, pv_people, geo.county_poor_villages > 0, self.village_incidence_z, geo.county_intensity
+        )
         v_county = geo.village_county
         v_incidence = pv_incidence[v_county] * self.village_factor
         v_threshold = p.region(g + "county.incidence_threshold")[geo.county_region[v_county]]
