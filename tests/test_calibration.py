@@ -427,3 +427,35 @@ def test_calibrate_rejects_a_folder_as_params_file_before_running(tmp_path):
     code, _, err = _cli(["calibrate", "--quick", "--out", str(tmp_path / "o"), "--params-file", str(tmp_path)])
     assert code == 2 and "is a folder" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_fit_also_starts_where_a_flat_target_is_met():
+    """A count target that is zero over most of the space has no gradient there: the fit starts
+    also from the hypercube point closest to meeting it, not only from the lowest-loss point."""
+    from povsim.calibration.fit import Objective, hypercube_starts
+    from povsim.calibration.targets import Target
+
+    space = Space.from_paths(ParameterSet.priors(), ["governance.assessment_sigma", "economy.growth.local_wage"])
+
+    class Fake:
+        def mean(self, points):
+            rows = []
+            for p in points:
+                low = p["governance.assessment_sigma"] < 0.1
+                # the count is 28 only where the error is small; elsewhere zero (flat)
+                rows.append({"count": 28.0 if low else 0.0, "level": 10.0 + 100 * p["governance.assessment_sigma"]})
+            return pd.DataFrame(rows)
+
+    targets = [
+        Target("level", "level", 2016, 30.0, 1.0, "test"),
+        Target("count", "count of exits", 2016, 28.0, 4.0, "test"),
+    ]
+    priors = ParameterSet.priors()
+    obj = Objective(Fake(), space, targets, space.position({p: priors[p] for p in space.paths}))
+    lhs = np.array([[0.05, 0.5], [0.5, 0.5], [0.6, 0.5]])  # sigma 0.0675, 0.225, 0.245
+    obj.means(list(lhs))
+    starts = hypercube_starts(obj, lhs)
+    # the level target is missed too (32.5 against 30 ± 1), but the best point is also the closest to it
+    assert set(starts) == {"best hypercube point", "hypercube point closest to count of exits"}
+    assert np.array_equal(starts["best hypercube point"], lhs[1])  # level 32.5: closest to 30, count 0
+    assert np.array_equal(starts["hypercube point closest to count of exits"], lhs[0])
