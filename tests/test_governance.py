@@ -248,3 +248,31 @@ def test_village_and_county_exits_do_not_depend_on_the_scale():
 
     assert mean(coarse, "villages_exited") == pytest.approx(mean(fine, "villages_exited"), rel=0.08)
     assert abs(mean(coarse, "counties_exited") - mean(fine, "counties_exited")) < 10
+
+
+def test_provincial_check_reregisters_false_exits_of_applying_counties_only():
+    model = PovertyModel(seed=2, end_year=2016, scale=2000)
+    while model.running:
+        model.step()
+    gov, hh = model.governance, model.households
+    false = (hh.status == EXITED) & model.registry.false_exit & hh.poor & (hh.exit_year < model.year)
+    counties = np.unique(hh.county[false])
+    assert counties.size >= 2
+    applying = np.zeros(model.geography.n_counties, bool)
+    applying[counties[::2]] = True
+    before_status = hh.status.copy()
+    found = gov.provincial_check(applying)
+    assert found.any() and (found <= (false & applying[hh.county])).all()  # only false exits of applying counties
+    share = found.sum() / (false & applying[hh.county]).sum()
+    assert 0.2 < share < 1.0 or model.params["governance.evaluation.detection_prob"] > 0.95
+    assert (hh.status[found] == REGISTERED).all() and not model.registry.false_exit[found].any()
+    assert (model.flows.reregistrations[found]).all()  # counted in this year's re-registrations
+    assert np.array_equal(hh.status[~found], before_status[~found])
+
+
+def test_no_provincial_check_without_the_evaluation():
+    model = PovertyModel(seed=2, end_year=2016, scale=2000, **{"governance.evaluation.enabled": False})
+    while model.running:
+        model.step()
+    applying = np.ones(model.geography.n_counties, bool)
+    assert not model.governance.provincial_check(applying).any()

@@ -6,7 +6,9 @@
 * **County exit.** A poor county exits at the end of a year when its incidence is below 2%
   (3% in the west) and a third-party evaluation, sampling ``governance.evaluation.sample_households``
   households, finds wrong-exit and missed-identification rates below 2% and satisfaction of at
-  least 90% (三率一度; 000 lines 2659–2663; 001 notes §7). Exit is final.
+  least 90% (三率一度; 000 lines 2659–2663; 001 notes §7). Exit is final. Before the evaluation,
+  the province checks each applying county (省级核查, 000 line 2661) and re-registers the false
+  exits it finds (``provincial_check``).
 * **Village exit.** A poor village exits when its incidence is below the same thresholds. A
   village's incidence is its county's incidence among poor-village residents times a fixed
   village factor (log-normal, mean one), which keeps village exits meaningful at any scale.
@@ -204,6 +206,11 @@ class Governance:
         reg = self.county_people(registered)
         incidence = self.exit_incidence(reg / self.rural_people)
         threshold = p.region(g + "county.incidence_threshold")[geo.county_region]
+        applying = geo.county_poor & (self.exit_year == 0) & (incidence < threshold) & open_
+        if self.provincial_check(applying).any():
+            registered = hh.status == REGISTERED
+            reg = self.county_people(registered)
+            incidence = self.exit_incidence(reg / self.rural_people)
 
         # rates an evaluation would find: wrong exits (exited falsely and still below the line)
         # among exited households, missed poor (income-poor, never registered) among residents
@@ -250,6 +257,32 @@ class Governance:
         self.village_exit_year[newly_v] = y
 
         self.record_state(reg, incidence)
+
+    def provincial_check(self, applying: np.ndarray) -> np.ndarray:
+        """The province's check of the counties ``applying`` for exit, before the national
+        evaluation (省级核查; wrong exits found are corrected, 000 lines 2661–2663), in place.
+
+        In an applying poor county, each household that exited in an earlier year while below the
+        line and is still below it (an undetected false exit) is found with the evaluation's
+        ``governance.evaluation.detection_prob`` and re-registered, which raises the county's
+        incidence (it may then no longer qualify). Runs when the evaluation is on and from its start
+        year. Returns the households re-registered (counted in this year's re-registrations)."""
+        m, p, hh, y = self.model, self.model.params, self.model.households, self.model.year
+        found = np.zeros(hh.n, bool)
+        if not applying.any() or not p[g + "evaluation.enabled"] or y < p[g + "evaluation.start_year"]:
+            return found
+        cand = np.flatnonzero(
+            (hh.status == EXITED) & m.registry.false_exit & hh.poor & (hh.exit_year < y) & applying[hh.county]
+        )
+        u = m.streams.uniform_at("governance.provincial_check", y, cand)
+        cand = cand[u < p[g + "evaluation.detection_prob"]]
+        found[cand] = True
+        hh.status[cand] = REGISTERED
+        hh.registered_year[cand] = y
+        m.registry.false_exit[cand] = False
+        if m.flows is not None:
+            m.flows.reregistrations |= found
+        return found
 
     def record_state(self, reg: np.ndarray | None = None, exit_incidence: np.ndarray | None = None) -> None:
         """Append this year's rows to the county table (``reg`` and ``exit_incidence``: the registered
