@@ -459,3 +459,23 @@ def test_fit_also_starts_where_a_flat_target_is_met():
     assert set(starts) == {"best hypercube point", "hypercube point closest to count of exits"}
     assert np.array_equal(starts["best hypercube point"], lhs[1])  # level 32.5: closest to 30, count 0
     assert np.array_equal(starts["hypercube point closest to count of exits"], lhs[0])
+
+
+def test_refine_needs_a_calibration_of_the_same_parameters(tmp_path):
+    code, _, err = _cli(
+        ["calibrate", "--refine", "--out", str(tmp_path / "o"), "--params-file", str(tmp_path / "none.toml"), "-q"]
+    )
+    assert code == 2 and "no calibrated value of" in err and "run a full calibration first" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_refine_starts_from_the_calibration_file(tmp_path):
+    path = "governance.recheck.removal_prob"
+    previous = tmp_path / "previous.toml"
+    previous.write_text(f'[parameters."{path}"]\nvalue = 0.85\n')
+    tiny = Settings("refine", seeds=1, lhs=0, max_nfev=1, draws=2, refine=True)
+    cal = calibrate(
+        resolve_scenario(BASELINE), settings=tiny, paths=[path], scale=COARSE, workers=2, params_file=previous
+    )
+    first = cal.evaluations[cal.evaluations["stage"] == "least squares from previous calibration"].iloc[0]
+    assert first[path] == pytest.approx(0.85)

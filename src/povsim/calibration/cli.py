@@ -1,6 +1,7 @@
 """The calibration commands of the ``povsim`` command line.
 
-    povsim calibrate [SCENARIO] [--quick] [--fit PATH,...] [--params-file FILE] [--workers K] [--out DIR] [-q]
+    povsim calibrate [SCENARIO] [--quick | --refine] [--fit PATH,...] [--params-file FILE] [--workers K]
+                     [--out DIR] [-q]
     povsim forecast [SCENARIO] [--reps N] [--workers K] [--out DIR] [-q]
     povsim sensitivity [SCENARIO] --method morris|sobol [--n N] [--reps R] [--vary SET] [--end-year Y]
                        [--workers K] [--out DIR] [-q]
@@ -29,7 +30,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "parameter data every run uses, and a fit report (fit.csv, fit.png) into --out.",
     )
     _scenario_arg(cal)
-    cal.add_argument("--quick", action="store_true", help="a small fit for a smoke test (about a minute)")
+    mode = cal.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="a small fit for a smoke test (about a minute)")
+    mode.add_argument(
+        "--refine",
+        action="store_true",
+        help="re-fit from the calibration in --params-file (default: the package's) with 16 seeds per point",
+    )
     cal.add_argument(
         "--fit",
         metavar="PATH,...",
@@ -128,7 +135,15 @@ def _say(args: argparse.Namespace):
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from povsim.calibration.fit import FITTED_PARAMETERS, FULL, QUICK, calibrate, check_paths, write_calibration
+    from povsim.calibration.fit import (
+        FITTED_PARAMETERS,
+        FULL,
+        QUICK,
+        REFINE,
+        calibrate,
+        check_paths,
+        write_calibration,
+    )
     from povsim.model import resolve_scenario
 
     _check_common(args)
@@ -136,7 +151,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     check_paths(paths)
     params_file = _writable_file(args.params_file, "--params-file")
     scenario = resolve_scenario(args.scenario)
-    settings = QUICK if args.quick else FULL
+    settings = QUICK if args.quick else REFINE if args.refine else FULL
     say = _say(args)
     say(f"povsim calibrate ({settings.mode}): {len(paths)} parameters, targets to 2017, scale 1:{args.scale:g}")
     cal = calibrate(
@@ -147,6 +162,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.quiet,
         log=say,
+        params_file=params_file,
     )
     command = shlex.join(["povsim", *sys.argv[1:]]) if sys.argv[0].endswith("povsim") else "povsim calibrate"
     written = write_calibration(cal, args.out, params_file, command)

@@ -44,10 +44,11 @@ from povsim import __version__
 from povsim.calibration.evaluate import Evaluator, interval
 from povsim.calibration.space import Space
 from povsim.calibration.targets import Target, default_targets
+from povsim.errors import PovsimInputError
 from povsim.experiments.spec import rep_seed
 from povsim.io import write_bytes, write_csv, write_json
 from povsim.observed import FORECAST_ORIGIN
-from povsim.parameters import ParameterSet, read_calibrated
+from povsim.parameters import ParameterSet, calibrated_path, read_calibrated
 from povsim.scenario import Scenario
 
 FITTED_PARAMETERS: tuple[str, ...] = (
@@ -103,10 +104,17 @@ class Settings:
     """Least-squares iterations (residual evaluations)."""
     draws: int
     """Posterior parameter draws, each run with its own seed."""
+    refine: bool = False
+    """Start from the calibration in the parameter file (its values of the fitted parameters)
+    instead of the documented values and a hypercube: a second pass with more seeds."""
 
 
 QUICK = Settings("quick", seeds=2, lhs=0, max_nfev=5, draws=20)
 FULL = Settings("full", seeds=8, lhs=96, max_nfev=25, draws=100)
+REFINE = Settings("refine", seeds=16, lhs=0, max_nfev=12, draws=100, refine=True)
+"""A full calibration's optimum is found with 8 seeds per point, and a count target (county exits,
+whose seed-to-seed spread is ~8 counties) can be fitted to those seeds' noise; ``--refine``
+re-fits from it with 16 other seeds."""
 
 
 @dataclass
@@ -255,6 +263,7 @@ def calibrate(
     workers: int | None = None,
     progress: bool = False,
     log: Any = None,
+    params_file: Path | None = None,
 ) -> Calibration:
     """Fit ``paths`` to ``targets`` (default: :func:`default_targets`) and check the fit.
 
@@ -265,9 +274,10 @@ def calibrate(
         scale: real households per agent in every run.
         workers: processes (default: all CPUs).
         progress: show progress bars; ``log``: a callable for progress lines (e.g. print).
+        params_file: the calibration a :data:`REFINE` run starts from (default: the package's).
 
     Raises:
-        PovsimInputError: a path is unknown or has no range.
+        PovsimInputError: a path is unknown or has no range; refining without a calibrated value.
     """
     t_start = time.perf_counter()
     say = log or (lambda *_: None)
@@ -284,6 +294,16 @@ def calibrate(
             f"assumes 1:{DEFAULT_SCALE:g}"
         )
     u0 = space.position(prior_values)
+    refined = None
+    if settings.refine:
+        previous = read_calibrated(params_file).get("parameters", {})
+        missing = [p for p in space.paths if p not in previous]
+        if missing:
+            raise PovsimInputError(
+                f"{params_file or calibrated_path()}: no calibrated value of {', '.join(missing)} to refine; "
+                "run a full calibration first"
+            )
+        refined = space.position({p: previous[p]["value"] for p in space.paths})
     fit_seeds = [rep_seed(base, FIT_SEED_OFFSET + i) for i in range(settings.seeds)]
     check_seeds = [rep_seed(base, r) for r in range(CHECK_REPS)]
 
@@ -291,7 +311,7 @@ def calibrate(
         obj = Objective(ev, space, targets, u0)
         prior_loss = obj.loss(u0)
         say(f"documented values: loss {prior_loss:.2f} ({settings.seeds} seeds per point)")
-        starts = {"documented values": u0}
+        starts = {"documented values": u0} if refined is None else {"previous calibration": refined}
         if settings.lhs:
             obj.stage = "latin hypercube"
             lhs = qmc.LatinHypercube(d=len(space), seed=base % 2**32).random(settings.lhs)
