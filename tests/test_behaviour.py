@@ -20,6 +20,7 @@ NO_ENTRIES = {
     "registry.entry.identification_prob": 0.0,
     "registry.relapse.reregistration_prob": 0.0,
     "registry.relapse.reregistration_prob_before": 0.0,
+    "governance.evaluation.enabled": False,  # the province's pre-evaluation check re-registers false exits
 }
 
 

@@ -236,43 +236,16 @@ def test_county_rates_without_agents_are_the_regions_not_zero():
 
 
 def test_village_and_county_exits_do_not_depend_on_the_scale():
-    """With county statistics freed of agent-sampling noise, exits at 1 : 2000 match 1 : 100
-    (before, a coarse sample exited dozens of counties and thousands more villages by chance)."""
-    coarse = [PovertyModel(seed=s, end_year=2017, scale=2000) for s in (1, 2, 3, 4)]
-    fine = [PovertyModel(seed=s, end_year=2017, scale=100) for s in (1, 2)]
+    """With county statistics freed of agent-sampling noise, exits at 1 : 2000 match 1 : 100 within
+    sampling error (before, a coarse sample exited dozens of counties and thousands more villages
+    by chance: 29 counties by 2016 at 1 : 1000 against 1 at 1 : 30)."""
+    coarse = [PovertyModel(seed=s, end_year=2017, scale=2000) for s in range(1, 7)]
+    fine = [PovertyModel(seed=s, end_year=2017, scale=100) for s in (1, 2, 3)]
     for m in coarse + fine:
         m.run_model()
 
-    def mean(models, measure):
-        return np.mean([national(m.results(), measure)[2017] for m in models])
-
-    assert mean(coarse, "villages_exited") == pytest.approx(mean(fine, "villages_exited"), rel=0.08)
-    assert abs(mean(coarse, "counties_exited") - mean(fine, "counties_exited")) < 10
-
-
-def test_provincial_check_reregisters_false_exits_of_applying_counties_only():
-    model = PovertyModel(seed=2, end_year=2016, scale=2000)
-    while model.running:
-        model.step()
-    gov, hh = model.governance, model.households
-    false = (hh.status == EXITED) & model.registry.false_exit & hh.poor & (hh.exit_year < model.year)
-    counties = np.unique(hh.county[false])
-    assert counties.size >= 2
-    applying = np.zeros(model.geography.n_counties, bool)
-    applying[counties[::2]] = True
-    before_status = hh.status.copy()
-    found = gov.provincial_check(applying)
-    assert found.any() and (found <= (false & applying[hh.county])).all()  # only false exits of applying counties
-    share = found.sum() / (false & applying[hh.county]).sum()
-    assert 0.2 < share < 1.0 or model.params["governance.evaluation.detection_prob"] > 0.95
-    assert (hh.status[found] == REGISTERED).all() and not model.registry.false_exit[found].any()
-    assert (model.flows.reregistrations[found]).all()  # counted in this year's re-registrations
-    assert np.array_equal(hh.status[~found], before_status[~found])
-
-
-def test_no_provincial_check_without_the_evaluation():
-    model = PovertyModel(seed=2, end_year=2016, scale=2000, **{"governance.evaluation.enabled": False})
-    while model.running:
-        model.step()
-    applying = np.ones(model.geography.n_counties, bool)
-    assert not model.governance.provincial_check(applying).any()
+    for measure in ("counties_exited", "villages_exited"):
+        c = np.array([national(m.results(), measure)[2017] for m in coarse])
+        f = np.array([national(m.results(), measure)[2017] for m in fine])
+        error = np.sqrt(c.var(ddof=1) / c.size + f.var(ddof=1) / f.size)
+        assert abs(c.mean() - f.mean()) < 3 * error + 1, (measure, c, f)

@@ -289,9 +289,8 @@ def calibrate(
     prior_values = {p: priors[p] for p in space.paths}
     if scale != DEFAULT_SCALE and any(t.fitted and t.outcome.startswith("counties") for t in targets):
         say(
-            f"warning: county exits depend on the scale (a county's incidence is sampled from fewer agents at "
-            f"1:{scale:g}, so more counties fall below the threshold by chance); the county target's tolerance "
-            f"assumes 1:{DEFAULT_SCALE:g}"
+            f"warning: county exits still depend somewhat on the scale (they agree between 1:100 and 1:1000 but "
+            f"not with 1:10 or 1:1, docs/calibration.md); the county target's tolerance assumes 1:{DEFAULT_SCALE:g}"
         )
     u0 = space.position(prior_values)
     refined = None
