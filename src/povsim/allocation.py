@@ -94,7 +94,12 @@ def fit_within(
         return np.sort(idx[chosen])
     if u_pool is None:
         raise ValueError("fit_within: a pool needs its own uniforms (u_pool)")
-    used = np.bincount(group[chosen], amount[chosen], limit.size)
+    # what each group uses in expectation: its limit, or all its candidates' amount when they fall
+    # short (the marginal lottery spends the limit only on average, and pooling the realised
+    # remainders would carry its overshoots into the pool's total); a negative limit uses nothing,
+    # so its overdraft is taken from the pool
+    demand = np.bincount(group, amount, limit.size)
+    used = np.clip(np.minimum(limit, demand), 0.0, None)
     left = np.maximum(np.bincount(pool, limit - used, int(pool.max()) + 1), 0.0)
     rest = np.ones(idx.size, bool)
     rest[chosen] = False

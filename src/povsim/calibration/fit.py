@@ -90,6 +90,9 @@ CHECK_REPS = 10
 FIT_SEED_OFFSET = 1000
 """Fitting seeds are replications 1000, 1001, … of the scenario's seed: never the check seeds."""
 
+REFINE_SEED_OFFSET = 1500
+"""A refinement (``--refine``) fits with replications 1500, 1501, …: other seeds than the full fit's."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -303,7 +306,8 @@ def calibrate(
                 "run a full calibration first"
             )
         refined = space.position({p: previous[p]["value"] for p in space.paths})
-    fit_seeds = [rep_seed(base, FIT_SEED_OFFSET + i) for i in range(settings.seeds)]
+    offset = REFINE_SEED_OFFSET if settings.refine else FIT_SEED_OFFSET
+    fit_seeds = [rep_seed(base, offset + i) for i in range(settings.seeds)]
     check_seeds = [rep_seed(base, r) for r in range(CHECK_REPS)]
 
     with Evaluator(sc, fit_seeds, end_year=FORECAST_ORIGIN, scale=scale, workers=workers, progress=progress) as ev:
