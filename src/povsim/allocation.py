@@ -80,8 +80,10 @@ def fit_within(
     most one per group, need one).
 
     With ``pool`` (for each group, the pool it belongs to, e.g. its region) what the groups of a
-    pool left unused goes back to the pool and is offered once more to the pool's candidates not
-    yet taken, in the same priority order (marginal ones drawn with ``u_pool``). Without it, the
+    pool leave unused in expectation (a group's limit less its candidates' total, when they fall
+    short; a negative limit counts as an overdraft) goes back to the pool and is offered once more
+    to the pool's candidates not yet taken, in the same priority order (marginal ones drawn with
+    ``u_pool``), so the expected total is the pool's total limit when there are candidates enough. Without it, the
     total taken depends on how candidates happen to be spread over groups: a group with too few
     leaves part of its limit unused while its neighbour runs short, which at a coarse scale (a
     few agents per county) leaves much more unused than at 1 : 1. Returns the chosen indices,
