@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -133,7 +134,7 @@ class Governance:
         n_eff = np.maximum(people, 1.0) / ((w - 1.0) * self._kappa())
         u = special.ndtr(z)
         out = sampled.copy()
-        for r, poor in ((r, poor) for r in range(3) for poor in (True, False)):
+        for r, poor in itertools.product(range(3), (True, False)):
             sel = counties & (geo.county_region == r) & (geo.county_poor == poor)
             if sel.sum() < 3:
                 continue

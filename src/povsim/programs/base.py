@@ -238,18 +238,10 @@ class Programme(ABC):
         hh = self.model.households
         total = cost * hh.weight[idx]
         budget = np.atleast_1d(np.asarray(budget, np.float64))
-        if not by_county:
-            return fit_within(idx, priority, total, np.zeros(idx.size, np.int8), budget, self.uniform_of(name, idx))
-        return fit_within(
-            idx,
-            priority,
-            total,
-            hh.county[idx],
-            budget,
-            self.uniform_of(name, idx),
-            pool=self.model.geography.county_region,
-            u_pool=self.uniform_of(name + ".pooled", idx),
-        )
+        group = hh.county[idx] if by_county else np.zeros(idx.size, np.int8)
+        pool = self.model.geography.county_region if by_county else None
+        u_pool = self.uniform_of(name + ".pooled", idx)
+        return fit_within(idx, priority, total, group, budget, self.uniform_of(name, idx), pool=pool, u_pool=u_pool)
 
     def cap(
         self, idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, capacity: float, name: str = "capacity"
