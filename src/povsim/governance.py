@@ -64,6 +64,8 @@ class Governance:
         rank = np.argsort(np.argsort(np.where(poor, incidence, np.inf), kind="stable"), kind="stable")
         span = plan["to"] - plan["from"] + 1
         self.plan_year = np.where(poor, plan["from"] + (rank * span) // max(int(poor.sum()), 1), 0).astype(np.int16)
+        # counties alike in the noise model of denoised_rate: kind and planned exit year
+        self.cell = np.unique(self.plan_year, return_inverse=True)[1].astype(np.int64)
         deep_n = int(p[g + "deep_poverty.counties"])
         deep_rank = np.argsort(np.argsort(np.where(poor, -incidence, np.inf), kind="stable"), kind="stable")
         self.deep = poor & (deep_rank < deep_n)
@@ -116,41 +118,58 @@ class Governance:
         A county's sampled rate comes from its few household agents; at 1 : 1000 a county's
         incidence moves by about a percentage point when one agent exits, and a county with no
         exited agent shows no wrong exit at all, so counties would pass the exit criteria by
-        chance, more often the coarser the scale. Per region and kind of county (poor or not), a
-        county's true rate is modelled as gamma distributed (positive and skewed, like the depth of
-        poverty) about a smooth function m of ``covariate`` (least squares; the mean without one)
-        with shape α from the spread left after the sampling variance (method of moments), and the
-        sampled rate as a Poisson count over the county's effective sample n = P / ((w − 1)·κ) (w
+        chance, more often the coarser the scale. The rate is modelled in three levels, each
+        sampled rate a Poisson count over the county's effective sample n = P / ((w − 1)·κ) (w
         households per agent, P the county's ``people`` the rate is a share of, κ people per
-        household weighted by size). The county's rate is drawn from its gamma posterior
-        (shape α + n·sampled, rate α / m + n) at the quantile Φ(``z``), ``z`` fixed per county:
-        at scale 1 it is the sampled rate, and at any scale the spread across counties is the
+        household weighted by size):
+
+        1. per region and kind of county (poor or not), a smooth g of ``covariate`` (weighted least
+           squares; the pooled rate without one);
+        2. per *cell* — kind of county and, for poor counties, the planned exit year, which ranks
+           their depth of poverty and sets the exit pressure they were under (counties planning to
+           exit in 2016 carry four to six times the wrong-exit rate of the others, in every region)
+           — a factor on g: the cell's observed over expected count (O + 1) / (E + 1), the posterior
+           mean under an exponential prior of mean one, so that a cell with no event at a very
+           coarse scale keeps its region's rate;
+        3. per county, a gamma-distributed rate about the cell's smooth m, its shape α the spread left
+           after the sampling variance (DerSimonian and Laird's moment estimator, 1986, over all
+           counties with people, each weighted by its sampling precision n / m), drawn
+           from its posterior (shape α + n·sampled, rate α / m + n) at the quantile Φ(``z``), ``z``
+           fixed per county.
+
+        At scale 1 this is the sampled rate, and at any scale the spread across counties is the
         estimated signal's, not the sample's."""
         m = self.model
         geo = m.geography
         w = float(m.scale)
         if w <= 1.0:
             return sampled
-        n_eff = np.maximum(people, 1.0) / ((w - 1.0) * self._kappa())
-        u = special.ndtr(z)
-        out = sampled.copy()
+        n_eff = np.maximum(people, 0.0) / ((w - 1.0) * self._kappa())
+        smooth = np.full(geo.n_counties, np.nan)
         for r, poor in itertools.product(range(3), (True, False)):
-            sel = counties & (geo.county_region == r) & (geo.county_poor == poor)
-            if sel.sum() < 3:
-                continue
-            y = sampled[sel]
-            if covariate is None:
-                x = np.ones((int(sel.sum()), 1))
-            else:
-                x = np.column_stack([np.ones(int(sel.sum())), covariate[sel]])
-            coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-            smooth = np.clip(x @ coef, 1e-6, 1.0)
-            n = n_eff[sel]
-            tau2 = max(float(np.var(y - smooth)) - float((smooth / n).mean()), 1e-12)
-            alpha = float((smooth**2).mean()) / tau2
-            shape = alpha + n * y
-            rate = alpha / smooth + n
-            out[sel] = special.gammaincinv(shape, u[sel]) / rate
+            group = counties & (geo.county_region == r) & (geo.county_poor == poor)
+            if group.sum() >= 3:
+                smooth[group] = _weighted_fit(sampled, n_eff, covariate, group)
+        sel = np.isfinite(smooth)
+        if not sel.any():
+            return sampled
+        # level 2: a factor per cell on the smooth (observed over expected counts)
+        cell = self.cell
+        smooth = np.where(sel, np.clip(smooth, 1e-6, 1.0), 0.0)
+        observed = np.bincount(cell[sel], (n_eff * sampled)[sel], cell.max() + 1)
+        expected = np.bincount(cell[sel], (n_eff * smooth)[sel], cell.max() + 1)
+        smooth[sel] *= ((observed + 1.0) / (expected + 1.0))[cell[sel]]
+        smooth = np.clip(smooth[sel], 1e-6, 1.0)
+        # level 3: the county's rate about its cell's smooth
+        y, n = sampled[sel], n_eff[sel]
+        seen = n > 0
+        # the squared residuals weighted by their sampling precision n / m (DerSimonian and Laird's
+        # moment estimator), so that counties seen through one or two agents do not swamp it
+        q = float(((y - smooth) ** 2 * n / smooth)[seen].sum())
+        cv2 = (q - float(seen.sum())) / max(float((smooth * n)[seen].sum()), 1e-300)
+        alpha = 1.0 / max(cv2, 1e-12)
+        out = sampled.copy()
+        out[sel] = special.gammaincinv(alpha + n * y, special.ndtr(z[sel])) / (alpha / smooth + n)
         return np.clip(out, 0.0, 1.0)
 
     def _kappa(self) -> float:
@@ -328,3 +347,19 @@ class Governance:
     def table(self) -> pd.DataFrame:
         """The county table: one row per county and year."""
         return pd.concat(self.rows, ignore_index=True) if self.rows else pd.DataFrame()
+
+
+def _weighted_fit(y: np.ndarray, weight: np.ndarray, covariate: np.ndarray | None, sel: np.ndarray) -> np.ndarray:
+    """Fitted values over ``sel`` of the ``weight``-weighted least-squares line of ``y`` on
+    ``covariate`` (the weighted mean without one, or when the weights leave too few points)."""
+    wt, yy = weight[sel], y[sel]
+    if wt.sum() <= 0:
+        return np.full(int(sel.sum()), yy.mean())
+    mean = float((wt * yy).sum() / wt.sum())
+    if covariate is None or (wt > 0).sum() < 3:
+        return np.full(int(sel.sum()), mean)
+    x = np.column_stack([np.ones(int(sel.sum())), covariate[sel]])
+    root = np.sqrt(wt)
+    coef, *_ = np.linalg.lstsq(x * root[:, None], yy * root, rcond=None)
+    return x @ coef
+

@@ -66,14 +66,15 @@ FITTED_PARAMETERS: tuple[str, ...] = (
     "governance.assessment_sigma",
     "governance.evaluation.detection_prob",
     "governance.county.poor_county_rural_people",
+    "governance.exit_pressure.max",
 )
 """The parameters ``povsim calibrate`` fits by default: the largest Morris effects (μ*) on the
 targets among the uncertain parameters — income growth and dispersion, migration and the
 industry programme for the survey headcounts; the 2015 re-check and exit verification for the
 registry stock; the spread of county poverty, the size of a poor county, the satisfaction test,
-and the assessment error and evaluation that set the false exits a province's check re-registers
-before the evaluation (at the documented values no county passes in 2016 at a fine scale) for the
-2016 county exits. Policy levers (funds, post-exit support) are not fitted."""
+the exit pressure and the assessment error that make the false exits of counties planning to exit
+early, and the evaluation that finds them (at the documented values almost no county passes in
+2016, at any scale), for the 2016 county exits. Policy levers (funds, post-exit support) are not fitted."""
 
 PRIOR_SD = 0.3
 """Prior standard deviation of a fitted parameter, as a share of its calibration range."""
@@ -300,12 +301,15 @@ def calibrate(
     if settings.refine:
         previous = read_calibrated(params_file).get("parameters", {})
         missing = [p for p in space.paths if p not in previous]
-        if missing:
+        if len(missing) == len(space.paths):
             raise PovsimInputError(
                 f"{params_file or calibrated_path()}: no calibrated value of {', '.join(missing)} to refine; "
                 "run a full calibration first"
             )
-        refined = space.position({p: previous[p]["value"] for p in space.paths})
+        if missing:  # e.g. a parameter newly added to the fitted set
+            say(f"refining from the calibration; not in it, so from the documented values: {', '.join(missing)}")
+        start = {p: previous[p]["value"] if p in previous else prior_values[p] for p in space.paths}
+        refined = space.position(start)
     offset = REFINE_SEED_OFFSET if settings.refine else FIT_SEED_OFFSET
     fit_seeds = [rep_seed(base, offset + i) for i in range(settings.seeds)]
     check_seeds = [rep_seed(base, r) for r in range(CHECK_REPS)]

@@ -109,8 +109,8 @@ def fit_figure(cal: Calibration) -> bytes:
     highs = [np.nan, row["seeds_p95"], row["posterior_p95"]]
     for i, (m, lo, hi) in enumerate(zip(means, lows, highs, strict=True)):
         ax.bar(i, m, color=["grey", "C2", "C2"][i], alpha=[0.5, 0.9, 0.5][i])
-        if np.isfinite(lo):
-            ax.errorbar(i, m, yerr=[[m - lo], [hi - m]], color="k", capsize=4)
+        if np.isfinite(lo):  # the range, which a skewed spread may leave the mean outside of
+            ax.errorbar(i, (lo + hi) / 2, yerr=(hi - lo) / 2, fmt="none", color="k", capsize=4)
     ax.axhline(row["observed"], color="k", ls="--", label=f"observed: {row['observed']:.0f} (±2 tolerance shaded)")
     ax.axhspan(
         row["observed"] - 2 * row["tolerance_sd"], row["observed"] + 2 * row["tolerance_sd"], color="k", alpha=0.08
