@@ -284,3 +284,21 @@ def test_coarse_wrong_exit_rates_keep_the_exit_pressure_of_early_counties():
     reference = _applicants_wrong_exit_rate(fine)
     assert reference > 0.025  # the effect is there at a fine scale ...
     assert np.mean(coarse) == pytest.approx(reference, rel=0.25), (coarse, reference)  # ... and kept when coarse
+
+
+def test_split_rates_are_two_halves_of_the_sampled_rate():
+    """The rates on the even- and odd-indexed agents average to the county's sampled rate (over a
+    fixed denominator), come from disjoint agents, and are not computed at scale 1."""
+    model = PovertyModel(seed=3, end_year=2016, scale=1000)
+    model.run_model()
+    gov, hh = model.governance, model.households
+    registered = hh.status == REGISTERED
+    a, b = gov.split_rates(registered, gov.rural_people)
+    sampled = gov.county_people(registered) / gov.rural_people
+    assert np.allclose((a + b) / 2, sampled)
+    assert not np.allclose(a, b)  # two different samples
+    exited = hh.status == EXITED
+    a, b = gov.split_rates(model.registry.false_exit & exited, exited)
+    assert np.nanmax(a) <= 1 and np.nanmax(b) <= 1 and np.isnan(a).any()  # a ratio, undefined without exits
+    model.scale = 1.0
+    assert gov.split_rates(registered, gov.rural_people) is None

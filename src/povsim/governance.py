@@ -35,6 +35,9 @@ from povsim.parameters import REGIONS
 if TYPE_CHECKING:
     from povsim.model import PovertyModel
 
+Halves = tuple[np.ndarray, np.ndarray]
+"""A county rate measured on the even- and on the odd-indexed household agents."""
+
 g = "governance."
 
 
@@ -98,11 +101,32 @@ class Governance:
                 out[cand] += by_region[r] * s * weight[cand] / weight[cand].sum()
         return out
 
-    def exit_incidence(self, sampled: np.ndarray) -> np.ndarray:
+    def exit_incidence(self, sampled: np.ndarray, halves: Halves | None = None) -> np.ndarray:
         """The registered incidence a poor county's exit is judged on, freed of agent-sampling noise
         (:meth:`denoised_rate` over rural people, smooth in the county's depth of poverty)."""
         geo = self.model.geography
-        return self.denoised_rate(sampled, self.rural_people, geo.county_poor, self.incidence_z, geo.county_intensity)
+        return self.denoised_rate(
+            sampled, self.rural_people, geo.county_poor, self.incidence_z, geo.county_intensity, halves
+        )
+
+    def split_rates(self, numerator: np.ndarray, over: np.ndarray) -> Halves | None:
+        """A county rate measured on each half of the household agents (even and odd index), from
+        which :meth:`denoised_rate` learns how noisy a county's sampled rate is. ``numerator``: the
+        households counted (a mask); ``over``: the households it is a share of (a mask), or people
+        by county (fixed). None at scale 1, where there is no sampling noise."""
+        if self.model.scale <= 1.0:
+            return None
+        num = self._halves(numerator)
+        den = self._halves(over) if over.dtype == bool else (over / 2.0, over / 2.0)
+        a, b = (np.divide(x, d, out=np.full(len(x), np.nan), where=d > 0) for x, d in zip(num, den, strict=True))
+        return a, b
+
+    def _halves(self, mask: np.ndarray) -> Halves:
+        hh, n = self.model.households, self.model.geography.n_counties
+        idx = np.flatnonzero(mask)
+        odd = (idx & 1).astype(bool)
+        weight, county = hh.people_weight_of(idx), hh.county[idx]
+        return np.bincount(county[~odd], weight[~odd], n), np.bincount(county[odd], weight[odd], n)
 
     def denoised_rate(
         self,
@@ -111,6 +135,7 @@ class Governance:
         counties: np.ndarray,
         z: np.ndarray,
         covariate: np.ndarray | None = None,
+        halves: Halves | None = None,
     ) -> np.ndarray:
         """A county rate (registered incidence, wrong-exit or missed-identification rate) freed of
         agent-sampling noise, for the ``counties`` selected; other counties keep ``sampled``.
@@ -119,9 +144,12 @@ class Governance:
         incidence moves by about a percentage point when one agent exits, and a county with no
         exited agent shows no wrong exit at all, so counties would pass the exit criteria by
         chance, more often the coarser the scale. The rate is modelled in three levels, each
-        sampled rate a Poisson count over the county's effective sample n = P / ((w − 1)·κ) (w
+        sampled rate a Poisson count over the county's effective sample n = P / ((w − 1)·κ·φ) (w
         households per agent, P the county's ``people`` the rate is a share of, κ people per
-        household weighted by size):
+        household weighted by size, φ how much noisier agent sampling is than Poisson, per region
+        and kind of county: the mean squared difference between the rates on the two halves of
+        the agents, ``halves`` (:meth:`split_rates`), over four, over the Poisson variance; 1
+        without them — about 1 in poor counties and 2–3 for the poor villages of other counties):
 
         1. per region and kind of county (poor or not), a smooth g of ``covariate`` (weighted least
            squares; the pooled rate without one);
@@ -132,8 +160,9 @@ class Governance:
            mean under an exponential prior of mean one, so that a cell with no event at a very
            coarse scale keeps its region's rate;
         3. per county, a gamma-distributed rate about the cell's smooth m, its shape α the spread left
-           after the sampling variance (DerSimonian and Laird's moment estimator, 1986, over all
-           counties with people, each weighted by its sampling precision n / m), drawn
+           after the sampling variance (DerSimonian and Laird's moment estimator, 1986, per region
+           and kind of county, over the counties with people, each weighted by its sampling
+           precision n / m), drawn
            from its posterior (shape α + n·sampled, rate α / m + n) at the quantile Φ(``z``), ``z``
            fixed per county.
 
@@ -164,10 +193,20 @@ class Governance:
         y, n = sampled[sel], n_eff[sel]
         seen = n > 0
         # the squared residuals weighted by their sampling precision n / m (DerSimonian and Laird's
-        # moment estimator), so that counties seen through one or two agents do not swamp it
-        q = float(((y - smooth) ** 2 * n / smooth)[seen].sum())
-        cv2 = (q - float(seen.sum())) / max(float((smooth * n)[seen].sum()), 1e-300)
-        alpha = 1.0 / max(cv2, 1e-12)
+        # moment estimator, so that counties seen through one or two agents do not swamp it); one
+        # spread per region and kind of county, as the depth of poverty varies more in some
+        group = (geo.county_region[sel] * 2 + geo.county_poor[sel]).astype(np.int64)
+        if halves is not None:
+            a, b = halves[0][sel], halves[1][sel]
+            ok = seen & np.isfinite(a) & np.isfinite(b)
+            half_var = np.bincount(group[ok], ((a - b) ** 2 / 4.0)[ok], 6)
+            poisson = np.bincount(group[ok], (smooth / np.where(seen, n, 1.0))[ok], 6)
+            phi = np.divide(half_var, poisson, out=np.ones(6), where=poisson > 0)
+            n = n / np.maximum(phi[group], 1e-6)
+        excess = np.bincount(group[seen], ((y - smooth) ** 2 * n / smooth - 1.0)[seen], 6)
+        information = np.bincount(group[seen], (smooth * n)[seen], 6)
+        cv2 = np.divide(excess, information, out=np.zeros(6), where=information > 0)
+        alpha = 1.0 / np.maximum(cv2[group], 1e-12)
         out = sampled.copy()
         out[sel] = special.gammaincinv(alpha + n * y, special.ndtr(z[sel])) / (alpha / smooth + n)
         return np.clip(out, 0.0, 1.0)
@@ -224,26 +263,33 @@ class Governance:
         n = geo.n_counties
         registered = hh.status == REGISTERED
         reg = self.county_people(registered)
-        incidence = self.exit_incidence(reg / self.rural_people)
+        incidence = self.exit_incidence(reg / self.rural_people, self.split_rates(registered, self.rural_people))
         threshold = p.region(g + "county.incidence_threshold")[geo.county_region]
         applying = geo.county_poor & (self.exit_year == 0) & (incidence < threshold) & open_
         if self.provincial_check(applying).any():
             registered = hh.status == REGISTERED
             reg = self.county_people(registered)
-            incidence = self.exit_incidence(reg / self.rural_people)
+            incidence = self.exit_incidence(reg / self.rural_people, self.split_rates(registered, self.rural_people))
 
         # rates an evaluation would find: wrong exits (exited falsely and still below the line)
         # among exited households, missed poor (income-poor, never registered) among residents
         exited_now = hh.status == EXITED
+        wrong_now = m.registry.false_exit & exited_now & hh.poor
         exited = self.county_people(exited_now)
-        wrong = self.county_people(m.registry.false_exit & exited_now & hh.poor)
-        del exited_now
-        missed = self.county_people((hh.status == NOT_REGISTERED) & hh.poor)
+        wrong = self.county_people(wrong_now)
+        wrong_halves = self.split_rates(wrong_now, exited_now)
+        del exited_now, wrong_now
+        missed_now = (hh.status == NOT_REGISTERED) & hh.poor
+        missed = self.county_people(missed_now)
+        missed_halves = self.split_rates(missed_now, self.rural_people)
+        del missed_now
         poor = geo.county_poor
         wrong_rate = self.denoised_rate(
-            np.divide(wrong, exited, out=np.zeros(n), where=exited > 0), exited, poor, self.wrong_z
+            np.divide(wrong, exited, out=np.zeros(n), where=exited > 0), exited, poor, self.wrong_z, halves=wrong_halves
         )
-        missed_rate = self.denoised_rate(missed / self.rural_people, self.rural_people, poor, self.missed_z)
+        missed_rate = self.denoised_rate(
+            missed / self.rural_people, self.rural_people, poor, self.missed_z, halves=missed_halves
+        )
         sample = int(p[g + "evaluation.sample_households"])
         rng = m.streams.get("governance.evaluation", y)
         wrong_found = rng.binomial(sample, np.clip(wrong_rate, 0, 1)) / sample
@@ -262,14 +308,20 @@ class Governance:
         self.exit_year[newly] = y
 
         # villages: the county's incidence among poor-village residents, times the village factor
-        in_poor_village = geo.village_poor[hh.village]
-        reg_pv = self.county_people(registered & in_poor_village)
-        del registered, in_poor_village
+        registered_pv = registered & geo.village_poor[hh.village]
+        del registered
+        reg_pv = self.county_people(registered_pv)
         village_people = self.rural_people / geo.county_villages
         pv_people = np.maximum(geo.county_poor_villages * village_people, 1.0)
         pv_incidence = self.denoised_rate(
-            reg_pv / pv_people, pv_people, geo.county_poor_villages > 0, self.village_incidence_z, geo.county_intensity
+            reg_pv / pv_people,
+            pv_people,
+            geo.county_poor_villages > 0,
+            self.village_incidence_z,
+            geo.county_intensity,
+            self.split_rates(registered_pv, pv_people),
         )
+        del registered_pv
         v_county = geo.village_county
         v_incidence = pv_incidence[v_county] * self.village_factor
         v_threshold = p.region(g + "county.incidence_threshold")[geo.county_region[v_county]]
@@ -312,7 +364,8 @@ class Governance:
             reg = self.county_people(hh.status == REGISTERED)
         incidence = reg / self.rural_people
         if exit_incidence is None:
-            exit_incidence = self.exit_incidence(incidence)
+            registered = hh.status == REGISTERED
+            exit_incidence = self.exit_incidence(incidence, self.split_rates(registered, self.rural_people))
         poor = self.county_people(hh.poor)
         status = np.where(~geo.county_poor, "non_poor", np.where(self.exit_year > 0, "exited", "poor"))
         self.rows.append(
@@ -351,7 +404,8 @@ class Governance:
 
 def _weighted_fit(y: np.ndarray, weight: np.ndarray, covariate: np.ndarray | None, sel: np.ndarray) -> np.ndarray:
     """Fitted values over ``sel`` of the ``weight``-weighted least-squares line of ``y`` on
-    ``covariate`` (the weighted mean without one, or when the weights leave too few points)."""
+    ``covariate`` (the weighted mean without one, or when the weights leave too few points), at
+    least a tenth of the weighted mean."""
     wt, yy = weight[sel], y[sel]
     if wt.sum() <= 0:
         return np.full(int(sel.sum()), yy.mean())
@@ -361,5 +415,5 @@ def _weighted_fit(y: np.ndarray, weight: np.ndarray, covariate: np.ndarray | Non
     x = np.column_stack([np.ones(int(sel.sum())), covariate[sel]])
     root = np.sqrt(wt)
     coef, *_ = np.linalg.lstsq(x * root[:, None], yy * root, rcond=None)
-    return x @ coef
-
+    # a rate is positive: a line fitted over a skewed covariate may cross zero at its ends
+    return np.maximum(x @ coef, 0.1 * mean)

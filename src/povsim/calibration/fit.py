@@ -293,8 +293,8 @@ def calibrate(
     prior_values = {p: priors[p] for p in space.paths}
     if scale != DEFAULT_SCALE and any(t.fitted and t.outcome.startswith("counties") for t in targets):
         say(
-            f"warning: county exits still depend somewhat on the scale (they agree between 1:100 and 1:1000 but "
-            f"not with 1:10 or 1:1, docs/calibration.md); the county target's tolerance assumes 1:{DEFAULT_SCALE:g}"
+            f"warning: county exits agree between 1:2000 and 1:1 but a coarser scale overstates them "
+            f"(docs/calibration.md, Scale); the county target's tolerance assumes 1:{DEFAULT_SCALE:g}"
         )
     u0 = space.position(prior_values)
     refined = None
