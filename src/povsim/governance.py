@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -109,6 +108,12 @@ class Governance:
             sampled, self.rural_people, geo.county_poor, self.incidence_z, geo.county_intensity, halves
         )
 
+    def _judged_incidence(self, registered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Registered people by county (households ``registered``) and the incidence exits are
+        judged on (:meth:`exit_incidence`, with the halves that measure its sampling noise)."""
+        reg = self.county_people(registered)
+        return reg, self.exit_incidence(reg / self.rural_people, self.split_rates(registered, self.rural_people))
+
     def split_rates(self, numerator: np.ndarray, over: np.ndarray) -> Halves | None:
         """A county rate measured on each half of the household agents (even and odd index), from
         which :meth:`denoised_rate` learns how noisy a county's sampled rate is. ``numerator``: the
@@ -174,9 +179,10 @@ class Governance:
         if w <= 1.0:
             return sampled
         n_eff = np.maximum(people, 0.0) / ((w - 1.0) * self._kappa())
+        kind = geo.county_region.astype(np.int64) * 2 + geo.county_poor  # region and kind of county
         smooth = np.full(geo.n_counties, np.nan)
-        for r, poor in itertools.product(range(3), (True, False)):
-            group = counties & (geo.county_region == r) & (geo.county_poor == poor)
+        for k in range(6):
+            group = counties & (kind == k)
             if group.sum() >= 3:
                 smooth[group] = _weighted_fit(sampled, n_eff, covariate, group)
         sel = np.isfinite(smooth)
@@ -195,7 +201,7 @@ class Governance:
         # the squared residuals weighted by their sampling precision n / m (DerSimonian and Laird's
         # moment estimator, so that counties seen through one or two agents do not swamp it); one
         # spread per region and kind of county, as the depth of poverty varies more in some
-        group = (geo.county_region[sel] * 2 + geo.county_poor[sel]).astype(np.int64)
+        group = kind[sel]
         if halves is not None:
             a, b = halves[0][sel], halves[1][sel]
             ok = seen & np.isfinite(a) & np.isfinite(b)
@@ -262,14 +268,12 @@ class Governance:
         open_ = y >= p[g + "review.first_year"]  # exits are possible from this year on
         n = geo.n_counties
         registered = hh.status == REGISTERED
-        reg = self.county_people(registered)
-        incidence = self.exit_incidence(reg / self.rural_people, self.split_rates(registered, self.rural_people))
+        reg, incidence = self._judged_incidence(registered)
         threshold = p.region(g + "county.incidence_threshold")[geo.county_region]
         applying = geo.county_poor & (self.exit_year == 0) & (incidence < threshold) & open_
         if self.provincial_check(applying).any():
             registered = hh.status == REGISTERED
-            reg = self.county_people(registered)
-            incidence = self.exit_incidence(reg / self.rural_people, self.split_rates(registered, self.rural_people))
+            reg, incidence = self._judged_incidence(registered)
 
         # rates an evaluation would find: wrong exits (exited falsely and still below the line)
         # among exited households, missed poor (income-poor, never registered) among residents
@@ -360,12 +364,9 @@ class Governance:
         """Append this year's rows to the county table (``reg`` and ``exit_incidence``: the registered
         people and the incidence exits were judged on, when the review has them already)."""
         m, geo, hh = self.model, self.model.geography, self.model.households
-        if reg is None:
-            reg = self.county_people(hh.status == REGISTERED)
+        if reg is None or exit_incidence is None:
+            reg, exit_incidence = self._judged_incidence(hh.status == REGISTERED)
         incidence = reg / self.rural_people
-        if exit_incidence is None:
-            registered = hh.status == REGISTERED
-            exit_incidence = self.exit_incidence(incidence, self.split_rates(registered, self.rural_people))
         poor = self.county_people(hh.poor)
         status = np.where(~geo.county_poor, "non_poor", np.where(self.exit_year > 0, "exited", "poor"))
         self.rows.append(
