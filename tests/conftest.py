@@ -72,3 +72,10 @@ def baseline_results(baseline_model: PovertyModel) -> pd.DataFrame:
 def long_model() -> PovertyModel:
     """A run to 2025 at a coarser scale."""
     return run_model(seed=5, scale=5000, scenario=BASELINE, end_year=2025)
+
+
+@pytest.fixture(scope="session")
+def fine_results_2017() -> list[pd.DataFrame]:
+    """Results of three runs to 2017 at 1 agent : 10 households (seeds 1–3), the reference for
+    checks that coarse scales agree with fine ones (~20 s a run)."""
+    return [run_model(seed=seed, scale=10, end_year=2017).results() for seed in (1, 2, 3)]

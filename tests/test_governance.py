@@ -215,8 +215,10 @@ def test_exit_incidence_removes_sampling_noise_only_at_coarse_scales():
 
 def test_county_rates_without_agents_are_the_regions_not_zero():
     """At a coarse scale a county may hold no exited agent, or no missed poor one; its wrong-exit
-    or missed rate is then what the other counties of its region, kind and planned exit year show,
-    not zero (which would pass the evaluation by chance)."""
+    or missed rate is then a draw from what the other counties of its region, kind and planned exit
+    year show, not zero (which would pass the evaluation by chance). A draw may be low when counties
+    differ much (the county's fixed normal deviate far in the tail), so the check is on the mean of
+    the empty counties' rates, and that none is zero."""
     model = PovertyModel(seed=3, end_year=2016, scale=4000)
     while model.running:
         model.step()
@@ -229,24 +231,26 @@ def test_county_rates_without_agents_are_the_regions_not_zero():
     empty = poor & (exited == 0)
     assert empty.any() and (sampled[empty] == 0).all()
     pooled = wrong[poor].sum() / exited[poor].sum()
-    assert rate[empty].min() > 0.3 * pooled  # close to the pooled rate, not zero
+    assert (rate[empty] > 0).all()
+    assert 0.5 * pooled < rate[empty].mean() < 2.0 * pooled  # about the pooled rate, not zero
     assert np.array_equal(rate[~poor], sampled[~poor])
     model.scale = 1.0
     assert np.array_equal(gov.denoised_rate(sampled, exited, poor, gov.wrong_z), sampled)
 
 
-def test_village_and_county_exits_do_not_depend_on_the_scale():
-    """With county statistics freed of agent-sampling noise, exits at 1 : 2000 match 1 : 100 within
+def test_village_and_county_exits_do_not_depend_on_the_scale(fine_results_2017):
+    """With county statistics freed of agent-sampling noise, exits at 1 : 2000 match 1 : 10 within
     sampling error (before, a coarse sample exited dozens of counties and thousands more villages
-    by chance: 29 counties by 2016 at 1 : 1000 against 1 at 1 : 30)."""
+    by chance: 29 counties by 2016 at 1 : 1000 against 1 at 1 : 30). The reference is 1 : 10, the
+    finest scale affordable here: villages by 2017 run a few percent higher at 1 : 100 and 1 : 30
+    than at 1 : 10 and 1 : 1 (docs/calibration.md, scale table)."""
     coarse = [PovertyModel(seed=s, end_year=2017, scale=2000) for s in range(1, 7)]
-    fine = [PovertyModel(seed=s, end_year=2017, scale=100) for s in (1, 2, 3)]
-    for m in coarse + fine:
+    for m in coarse:
         m.run_model()
 
     for measure in ("counties_exited", "villages_exited"):
         c = np.array([national(m.results(), measure)[2017] for m in coarse])
-        f = np.array([national(m.results(), measure)[2017] for m in fine])
+        f = np.array([national(r, measure)[2017] for r in fine_results_2017])
         error = np.sqrt(c.var(ddof=1) / c.size + f.var(ddof=1) / f.size)
         assert abs(c.mean() - f.mean()) < 3 * error + 1, (measure, c, f)
 

@@ -75,6 +75,12 @@ class Governance:
         sigma = p[g + "village.sigma"]
         z = model.streams.get("governance.village_factor").standard_normal(geo.n_villages)
         self.village_factor = np.exp(sigma * z - 0.5 * sigma**2)
+        # counties alike in everything the rationing of their budgets depends on — region, kind,
+        # planned exit year and deep-poverty tilt — which coarse scales ration together
+        # (Programme.select)
+        alike = (geo.county_region.astype(np.int64) * 2 + self.deep) * (int(self.plan_year.max()) + 1) + self.plan_year
+        _, first, self.rationing_cell = np.unique(alike, return_index=True, return_inverse=True)
+        self.rationing_cell_region = geo.county_region[first].astype(np.int64)
         self.village_exit_year = np.zeros(geo.n_villages, np.int16)
         self.false_exit_people = np.zeros(n)
         self.rows: list[pd.DataFrame] = []

@@ -232,14 +232,29 @@ class Programme(ABC):
         assumption, see :func:`~povsim.allocation.fit_within`). A county budget may be negative
         (running commitments beyond its allocation): it enrols no one and its overdraft is
         taken from the region's pool.
+
+        At a coarse scale (more than one household per agent) the budgets of alike counties —
+        same region, kind, planned exit year and deep-poverty tilt, which the population builder
+        fills alike (``Governance.rationing_cell``) — are rationed together, poorest first over
+        their candidates: with all its households each such county would enrol those below the
+        same cut-off, while a county's handful of agents puts its own cut-off wherever they happen
+        to lie, blurring targeting (at 1:1000 that lowered the 2017 exits by 3% against finer
+        scales). At 1:1 each county ranks its own households.
         """
         if idx.size == 0:
             return idx
         hh = self.model.households
         total = cost * hh.weight[idx]
         budget = np.atleast_1d(np.asarray(budget, np.float64))
-        group = hh.county[idx] if by_county else np.zeros(idx.size, np.int8)
-        pool = self.model.geography.county_region if by_county else None
+        if not by_county:
+            group, pool = np.zeros(idx.size, np.int8), None
+        elif self.model.scale > 1:
+            gov = self.model.governance
+            group = gov.rationing_cell[hh.county[idx]]
+            budget = np.bincount(gov.rationing_cell, budget, gov.rationing_cell_region.size)
+            pool = gov.rationing_cell_region
+        else:
+            group, pool = hh.county[idx], self.model.geography.county_region
         u_pool = self.uniform_of(name + ".pooled", idx)
         return fit_within(idx, priority, total, group, budget, self.uniform_of(name, idx), pool=pool, u_pool=u_pool)
 
