@@ -1,7 +1,7 @@
 """Shared helpers and runs for the povsim test suite.
 
-Runs are small (scale 1000 or coarser) and shared through session-scoped fixtures so the
-whole suite stays fast.
+Runs are small (scale 1000 or coarser, except the 1 : 10 reference runs of the scale checks) and
+shared through session-scoped fixtures so the whole suite stays fast.
 """
 
 from __future__ import annotations

@@ -239,7 +239,10 @@ class Programme(ABC):
         their candidates: with all its households each such county would enrol those below the
         same cut-off, while a county's handful of agents puts its own cut-off wherever they happen
         to lie, blurring targeting (at 1:1000 that lowered the 2017 exits by 3% against finer
-        scales). At 1:1 each county ranks its own households.
+        scales). At 1:1 each county ranks its own households. An overdrawn county is then netted
+        against its cell's budgets (overdrafts are mostly a coarse-scale effect: an agent's running
+        commitment is that of many households), and county spending is recorded where the
+        enrolled households live.
         """
         if idx.size == 0:
             return idx
