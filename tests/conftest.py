@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -55,6 +56,12 @@ def series(results: pd.DataFrame, measure: str, region: str = "national") -> pd.
     """One measure of one region by year."""
     df = results[(results["measure"] == measure) & (results["region"] == region) & (results["channel"] == "all")]
     return df.set_index("year")["value"].sort_index()
+
+
+def difference_se(a, b) -> float:
+    """Standard error of the difference between the means of two independent samples of runs."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size))
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import difference_se
 from povsim import PovertyModel
 from povsim.households import EXITED, REGISTERED
 
@@ -251,7 +252,7 @@ def test_village_and_county_exits_do_not_depend_on_the_scale(fine_results_2017):
     for measure in ("counties_exited", "villages_exited"):
         c = np.array([national(m.results(), measure)[2017] for m in coarse])
         f = np.array([national(r, measure)[2017] for r in fine_results_2017])
-        error = np.sqrt(c.var(ddof=1) / c.size + f.var(ddof=1) / f.size)
+        error = difference_se(c, f)
         assert abs(c.mean() - f.mean()) < 3 * error + 1, (measure, c, f)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import difference_se
 from povsim import PovertyModel
 from povsim.allocation import apportion, fit_within
 from povsim.attribution import ATTRIBUTION_CHANNELS
@@ -248,7 +249,7 @@ def test_spending_and_headcount_do_not_depend_on_the_scale():
     checks += [("entries_people", "all"), ("poor_people", "all")]
     for measure, channel in checks:
         c, f = values(coarse, measure, channel), values(fine, measure, channel)
-        error = np.sqrt(c.var(ddof=1) / c.size + f.var(ddof=1) / f.size)
+        error = difference_se(c, f)
         assert abs(c.mean() - f.mean()) < 3 * error + 0.01 * f.mean(), (measure, channel, c, f)
 
 
@@ -261,7 +262,7 @@ def test_coarse_targeting_matches_a_fine_scale(fine_results_2017):
     for measure in ("exits_people", "poor_people"):
         c = np.array([channel_values(r, measure)["all"].loc[2017] for r in coarse])
         f = np.array([channel_values(r, measure)["all"].loc[2017] for r in fine_results_2017])
-        error = np.sqrt(c.var(ddof=1) / c.size + f.var(ddof=1) / f.size)
+        error = difference_se(c, f)
         assert abs(c.mean() - f.mean()) < 3 * error, (measure, c, f)
 
 

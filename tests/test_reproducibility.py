@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import BASELINE, run_model, series
+from conftest import BASELINE, difference_se, run_model, series
 from povsim import PovertyModel
 from povsim.cli import main
 
@@ -67,7 +67,7 @@ def test_scale_changes_only_sampling_noise():
     """National poor people in 2020 at scales 1000 and 4000 agree within sampling error."""
     fine = np.array([poor_2020(seed, 1000) for seed in range(100, 104)])
     coarse = np.array([poor_2020(seed, 4000) for seed in range(200, 204)])
-    se = np.sqrt(fine.var(ddof=1) / fine.size + coarse.var(ddof=1) / coarse.size)
+    se = difference_se(fine, coarse)
     diff = abs(fine.mean() - coarse.mean())
     assert se > 0
     assert diff <= 4 * se, (fine.mean(), coarse.mean(), se)

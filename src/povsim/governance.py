@@ -148,8 +148,9 @@ class Governance:
         covariate: np.ndarray | None = None,
         halves: Halves | None = None,
     ) -> np.ndarray:
-        """A county rate (registered incidence, wrong-exit or missed-identification rate) freed of
-        agent-sampling noise, for the ``counties`` selected; other counties keep ``sampled``.
+        """A county rate (registered incidence, wrong-exit, missed-identification or poor-village
+        incidence) freed of agent-sampling noise, for the ``counties`` selected; other counties keep
+        ``sampled``.
 
         A county's sampled rate comes from its few household agents; at 1 : 1000 a county's
         incidence moves by about a percentage point when one agent exits, and a county with no
