@@ -18,6 +18,8 @@ NO_GROWTH = {
 NO_ENTRIES = {
     "governance.recheck.year": 0,  # the re-check adds and removes households on its own
     "registry.entry.identification_prob": 0.0,
+    "registry.entry.systematic_identification_prob": 0.0,  # the dynamic management from 2017
+    "programs.floor.registry_link_year": 2030,  # a 低保 household that qualifies is registered
     "registry.relapse.reregistration_prob": 0.0,
     "registry.relapse.reregistration_prob_before": 0.0,
     "governance.evaluation.enabled": False,  # the province's pre-evaluation check re-registers false exits
@@ -77,7 +79,13 @@ def test_no_identification_or_reregistration_means_no_entries(no_entries):
 
 
 def test_identification_alone_stops_new_registrations_only():
-    model = run_model(seed=43, scale=2000, **{"registry.entry.identification_prob": 0.0, "governance.recheck.year": 0})
+    no_identification = {
+        "registry.entry.identification_prob": 0.0,
+        "registry.entry.systematic_identification_prob": 0.0,
+        "programs.floor.registry_link_year": 2030,
+        "governance.recheck.year": 0,
+    }
+    model = run_model(seed=43, scale=2000, **no_identification)
     df = model.results()
     assert (df[df["measure"] == "newly_registered_people"]["value"] == 0).all()
     assert series(df, "reregistered_people").sum() > 0

@@ -88,19 +88,32 @@ def test_switching_a_channel_off_removes_its_spending_and_exits(channel):
     assert (channel_values(res, "beneficiaries_households")[channel] == 0).all()
 
 
-def test_floor_lifts_every_registered_household_without_labour_to_the_standard():
+def labour_limited(hh) -> np.ndarray:
+    """Households without a worker, or with a working-age member who cannot work (recomputed from
+    the member counts)."""
+    inactive = hh.size.astype(int) - hh.children - hh.workers - hh.elderly
+    return (hh.workers == 0) | (inactive > 0)
+
+
+def test_floor_lifts_every_covered_household_to_its_county_standard():
+    """Each year the floor pays the gap to the county's 低保 standard: every household it paid ends
+    the year at or above its county's standard, and every one of them has limited labour; the
+    floor reaches registered and other households alike, and qualifying households it does not
+    cover (take-up, assessment) stay below."""
     model = PovertyModel(seed=3, scale=SCALE, end_year=2020)
     floor = model.programme("floor")
     while model.running:
         model.step()
         hh = model.households
-        # households in the registry (or exited) before this year's update; those registered
-        # at this year's update are supported from next year
-        supported = (hh.status == 1) | ((hh.status == 2) & (model.year - hh.exit_year < 5))
-        known = supported & (hh.registered_year < model.year)
-        without_labour = known & (hh.workers == 0)
-        assert without_labour.any()
-        assert (hh.income_pc[without_labour] >= floor.standard(model.year) - 1e-6).all(), model.year
+        paid = model.ledger.gain_row(floor.index) > 0
+        standard = floor.standard(model.year)[hh.county]
+        income_pc = hh.income / hh.size
+        assert paid.sum() > 10, model.year
+        assert (income_pc[paid] >= standard[paid] - 1e-6).all(), model.year
+        assert labour_limited(hh)[paid].all(), model.year
+        assert paid[hh.status == 0].any() and paid[hh.status != 0].any(), model.year
+        left_below = labour_limited(hh) & ~paid & (income_pc < standard)
+        assert left_below.any(), model.year
 
 
 def test_without_the_floor_households_without_labour_stay_below_the_standard():
@@ -109,16 +122,57 @@ def test_without_the_floor_households_without_labour_stay_below_the_standard():
     hh = model.households
     floor = model.programme("floor")
     without_labour = (hh.status != 0) & (hh.workers == 0)
-    assert (hh.income_pc[without_labour] < floor.standard(model.year)).any()
+    assert (hh.income_pc[without_labour] < floor.standard(model.year)[hh.county[without_labour]]).any()
+    assert (channel_values(model.results(), "spending_yuan")["floor"] == 0).all()
 
 
-def test_floor_standard_rises_to_the_line_by_2020(baseline):
+def test_floor_standards_follow_the_documented_average_and_reach_the_line_by_2020(baseline):
+    """County standards average the Ministry of Civil Affairs' national figure over rural people, are
+    lower in poor counties and spread across counties (some below the line in 2016), and by 2020
+    none is below the line (两线合一)."""
     floor = baseline.programme("floor")
-    assert floor.standard(2020) == pytest.approx(
-        baseline.params["economy.poverty_line.documented"]["2016"]
-        * (1 + baseline.params["economy.poverty_line.uprating"]) ** 4
-    )
-    assert floor.standard(2015) < floor.standard(2019)
+    documented = baseline.params["programs.floor.standard"]
+    assert documented["2016"] == 3744 and documented["2017"] == 4301
+    rural = baseline.governance.rural_people
+    poor = baseline.geography.county_poor
+    assert np.average(floor.county_factor, weights=rural) == pytest.approx(1.0)
+    assert floor.county_factor[poor].mean() < floor.county_factor[~poor].mean()
+    for year in (2015, 2016, 2017):
+        assert floor.national_standard(year) == documented[str(year)]
+        assert np.average(floor.standard(year), weights=rural) >= documented[str(year)]
+    line_2016 = baseline.params["economy.poverty_line.documented"]["2016"]
+    assert (floor.standard(2016) < line_2016).any() and (floor.standard(2016) > line_2016).any()
+    line_2020 = line_2016 * (1 + baseline.params["economy.poverty_line.uprating"]) ** 4
+    assert floor.lowest_standard(2020) == pytest.approx(line_2020)
+    assert (floor.standard(2020) >= line_2020 - 1e-9).all()
+    assert floor.lowest_standard(2016) < floor.lowest_standard(2018) < floor.lowest_standard(2020)
+
+
+def test_floor_does_not_end_when_a_household_leaves_the_registry():
+    """低保 is social assistance: without any post-exit support, exited households (and households
+    never registered) that qualify are still paid."""
+    model = run(end_year=2018, **{"governance.post_exit_support_years": 0})
+    hh = model.households
+    paid = model.ledger.gain_row(model.programme("floor").index) > 0
+    assert paid[hh.status == 2].sum() > 10
+    assert paid[hh.status == 0].sum() > 10
+
+
+def test_dibao_households_that_qualify_are_registered():
+    """From the registry link, a non-registered household the floor pays and the registry assesses
+    below the line is registered (002 line 488), even when no other household is identified."""
+    quiet = {
+        "registry.entry.identification_prob": 0.0,
+        "registry.entry.systematic_identification_prob": 0.0,
+        "governance.entry_quota_share": 10.0,  # no quota binds
+    }
+    linked = run(end_year=2018, **quiet)
+    new = linked.flows.new_registrations
+    assert new.sum() > 10
+    paid = linked.ledger.gain_row(linked.programme("floor").index) > 0
+    assert paid[new].all()
+    unlinked = run(end_year=2018, **quiet, **{"programs.floor.registry_link_year": 2030})
+    assert unlinked.flows.new_registrations.sum() == 0
 
 
 def test_no_relocation_outside_the_plan_years_and_within_the_plan():

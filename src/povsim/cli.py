@@ -22,7 +22,7 @@ from povsim.scenario import DEFAULT_SCENARIO, parse_set
 def _run(args: argparse.Namespace) -> int:
     from povsim.memory import keep_freed_memory
     from povsim.model import PovertyModel, resolve_scenario
-    from povsim.reporting import exit_mix_table, summary_table, write_outputs
+    from povsim.reporting import exit_mix_table, limits_table, summary_table, write_outputs
 
     keep_freed_memory()  # large runs: reuse freed buffers instead of fresh mmaps (no effect on results)
 
@@ -61,6 +61,8 @@ def _run(args: argparse.Namespace) -> int:
         print(summary_table(results))
         print()
         print(exit_mix_table(results))
+        print()
+        print(limits_table(results))
         for path in paths.values():
             print(f"wrote {path}")
     return 0

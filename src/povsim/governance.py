@@ -82,6 +82,12 @@ class Governance:
         _, first, self.rationing_cell = np.unique(alike, return_index=True, return_inverse=True)
         self.rationing_cell_region = geo.county_region[first].astype(np.int64)
         self.village_exit_year = np.zeros(geo.n_villages, np.int16)
+        # each household's post-exit support period, drawn once: evenly 1 … 2·mean − 1 years, so that
+        # the support of a whole exit cohort does not end in one year (the period's length is not
+        # documented, "for a certain period", 000 line 2651)
+        mean = int(p[g + "post_exit_support_years"])
+        u = model.streams.uniform("governance.post_exit_support", 0, hh.n)
+        self.support_years = (1 + np.floor(u * (2 * mean - 1))).astype(np.int8) if mean > 0 else np.zeros(hh.n, np.int8)
         self.false_exit_people = np.zeros(n)
         self.rows: list[pd.DataFrame] = []
 
@@ -160,8 +166,8 @@ class Governance:
         households per agent, P the county's ``people`` the rate is a share of, κ people per
         household weighted by size, φ how much noisier agent sampling is than Poisson, per region
         and kind of county: the mean squared difference between the rates on the two halves of
-        the agents, ``halves`` (:meth:`split_rates`), over four, over the Poisson variance; 1
-        without them — about 1 in poor counties and 2–3 for the poor villages of other counties):
+        the agents, ``halves`` (:meth:`split_rates`), over four, over the Poisson variance, at least
+        1; 1 without them — about 1 in poor counties and 2–3 for the poor villages of other counties):
 
         1. per region and kind of county (poor or not), a smooth g of ``covariate`` (weighted least
            squares; the pooled rate without one);
@@ -172,8 +178,8 @@ class Governance:
            mean under an exponential prior of mean one, so that a cell with no event at a very
            coarse scale keeps its region's rate;
         3. per county, a gamma-distributed rate about the cell's smooth m, its shape α the spread left
-           after the sampling variance (DerSimonian and Laird's moment estimator, 1986, per region
-           and kind of county, over the counties with people, each weighted by its sampling
+           after the sampling variance (DerSimonian and Laird's moment estimator, 1986, per kind of
+           county over the regions, over the counties with people, each weighted by its sampling
            precision n / m), drawn
            from its posterior (shape α + n·sampled, rate α / m + n) at the quantile Φ(``z``), ``z``
            fixed per county.
@@ -205,9 +211,10 @@ class Governance:
         # level 3: the county's rate about its cell's smooth
         y, n = sampled[sel], n_eff[sel]
         seen = n > 0
-        # the squared residuals weighted by their sampling precision n / m (DerSimonian and Laird's
-        # moment estimator, so that counties seen through one or two agents do not swamp it); one
-        # spread per region and kind of county, as the depth of poverty varies more in some
+        # how much noisier than Poisson agent sampling is, per region and kind of county, from the two
+        # halves of the agents; never less than Poisson: below it the split-half estimate only
+        # reflects its own small-count bias (at a coarse scale many counties hold an agent or two, and
+        # two empty halves look noiseless)
         group = kind[sel]
         if halves is not None:
             a, b = halves[0][sel], halves[1][sel]
@@ -215,11 +222,17 @@ class Governance:
             half_var = np.bincount(group[ok], ((a - b) ** 2 / 4.0)[ok], 6)
             poisson = np.bincount(group[ok], (smooth / np.where(seen, n, 1.0))[ok], 6)
             phi = np.divide(half_var, poisson, out=np.ones(6), where=poisson > 0)
-            n = n / np.maximum(phi[group], 1e-6)
-        excess = np.bincount(group[seen], ((y - smooth) ** 2 * n / smooth - 1.0)[seen], 6)
-        information = np.bincount(group[seen], (smooth * n)[seen], 6)
-        cv2 = np.divide(excess, information, out=np.zeros(6), where=information > 0)
-        alpha = 1.0 / np.maximum(cv2[group], 1e-12)
+            n = n / np.maximum(phi[group], 1.0)
+        # the spread left after the sampling variance: the squared residuals weighted by their sampling
+        # precision n / m (DerSimonian and Laird's moment estimator, so that counties seen through one or
+        # two agents do not swamp it), one per kind of county over the regions (at 1 : 10 the three
+        # regions' are alike; read off a coarse sample region by region it is noisy enough to vanish in
+        # one region and double in another)
+        poor = geo.county_poor[sel].astype(np.int64)
+        excess = np.bincount(poor[seen], ((y - smooth) ** 2 * n / smooth - 1.0)[seen], 2)
+        information = np.bincount(poor[seen], (smooth * n)[seen], 2)
+        cv2 = np.divide(excess, information, out=np.zeros(2), where=information > 0)
+        alpha = 1.0 / np.maximum(cv2[poor], 1e-12)
         out = sampled.copy()
         out[sel] = special.gammaincinv(alpha + n * y, special.ndtr(z[sel])) / (alpha / smooth + n)
         return np.clip(out, 0.0, 1.0)

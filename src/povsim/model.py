@@ -20,7 +20,7 @@ from povsim.dynamics.shocks import SparseColumn, draw_shocks
 from povsim.governance import Governance
 from povsim.households import EXITED, REGISTERED
 from povsim.measurement import market_income, measure, medical_out_of_pocket
-from povsim.money import county_budgets
+from povsim.money import BUDGETED_CHANNELS, county_budgets
 from povsim.parameters import REGIONS
 from povsim.population import START_YEAR, build_population, fit_initial_incomes, poverty_line
 from povsim.programs import CHANNELS, PROGRAMMES, ChannelLedger, Programme
@@ -136,10 +136,13 @@ class PovertyModel(mesa.Model):
         self.ledger = ChannelLedger(hh.n, geo.n_counties)
         self.guarantee_channel = np.full(hh.n, -1, np.int8)  # channel that last fixed a guarantee
         self.guarantee_year = np.zeros(hh.n, np.int16)
-        self.programmes: list[Programme] = [cls(self) for cls in PROGRAMMES]
-        self.attribution = ExitAttribution(self)
         self.registry = Registry(self)
         self.governance = Governance(self)
+        self.programmes: list[Programme] = [cls(self) for cls in PROGRAMMES]
+        self.attribution = ExitAttribution(self)
+        # what each budgeted channel carries into next year's funds (national yuan), and carried in
+        self.carry = dict.fromkeys(BUDGETED_CHANNELS, 0.0)
+        self.carried = np.zeros((len(CHANNELS), 3))
         self.out_of_pocket = SparseColumn(hh.n, np.zeros(0, np.int64), np.zeros(0))
         self.flows: RegistryFlows | None = None
         self._exits_by_channel: np.ndarray | None = None
@@ -192,11 +195,21 @@ class PovertyModel(mesa.Model):
         property, programme transfers, less medical costs) and the means-tested floor tops it up.
         """
         hh, p = self.households, self.params
-        self.ledger.reset()
-        budgets = county_budgets(p, hh, self.geography.n_counties, self.year, self.governance.fund_weights(self.year))
+        ledger = self.ledger
+        ledger.reset()
+        budgets = county_budgets(
+            p,
+            hh,
+            self.geography.n_counties,
+            self.year,
+            self.governance.fund_weights(self.year),
+            carried=self.carry,
+            relocation_list=self.programme("relocation").to_move(),
+        )
         for programme in self.programmes:
             if not programme.means_tested:
                 programme.step(self, budgets.get(programme.channel))
+        self._carry_over(budgets)
         risk = sum((programme.income_risk(self) for programme in self.programmes), start=np.zeros(hh.n))
         # market income + transfers + property - out-of-pocket medical costs + programme
         # transfers, summed in that order, in place
@@ -211,6 +224,24 @@ class PovertyModel(mesa.Model):
             if programme.means_tested:
                 programme.step(self, None, income)
         return income + (self.ledger.transfer - before)
+
+    def _carry_over(self, budgets: dict[str, np.ndarray]) -> None:
+        """Note the funds each budgeted channel carried in this year, by region, and what it carries
+        into next year: ``budget.carry_over`` of what it left unspent of this year's new funds
+        (money carried once and unspent again is returned)."""
+        ledger, region = self.ledger, self.geography.county_region
+        share = self.params["budget.carry_over"]
+        self.carried[:] = 0.0
+        for channel in BUDGETED_CHANNELS:
+            c = CHANNELS.index(channel)
+            funds = ledger.funds[c].sum()
+            carried_in = min(self.carry[channel], funds)
+            if funds > 0:
+                self.carried[c] = np.bincount(region, budgets[channel], 3) * (
+                    carried_in / max(budgets[channel].sum(), 1.0)
+                )
+            unspent = funds - ledger.spending[c].sum()
+            self.carry[channel] = share * float(np.clip(unspent, 0.0, funds - carried_in))
 
     def programme(self, channel: str) -> Programme:
         """The programme of ``channel``."""
@@ -331,13 +362,26 @@ class PovertyModel(mesa.Model):
         for c, channel in enumerate(ATTRIBUTION_CHANNELS):
             mask = exit_channel == c
             self._add_regions("relapse_people", channel, np.bincount(region[mask], people[mask], 3), integer=True)
+        beneficiaries, beneficiary_people = ledger.beneficiaries(hh)
+        income = ledger.income(hh.weight, hh.region)
+        unspent = ledger.funds - ledger.spending
         for c, channel in enumerate(CHANNELS):
             self._add_regions("spending_yuan", channel, ledger.spending[c])
             self._add_regions("funds_yuan", channel, ledger.funds[c])
-            self._add_regions("beneficiaries_households", channel, ledger.beneficiaries[c], integer=True)
+            self._add_regions("unspent_yuan", channel, unspent[c])
+            self._add_regions("carried_over_yuan", channel, self.carried[c])
+            self._add_regions("income_yuan", channel, income[c])
+            self._add_regions("beneficiaries_households", channel, beneficiaries[c], integer=True)
+            self._add_regions("beneficiaries_people", channel, beneficiary_people[c], integer=True)
+            self._add_regions("eligible_households", channel, ledger.eligible[c], integer=True)
+            self._add_regions("capacity_households", channel, ledger.capacity[c], integer=True)
+            self._add_regions("enrolled_households", channel, ledger.enrolled[c], integer=True)
             self._add_ratio("cost_per_exit_yuan", channel, ledger.spending[c], exits[c])
         self._add_regions("spending_yuan", "all", ledger.spending.sum(axis=0))
         self._add_regions("funds_yuan", "all", ledger.funds.sum(axis=0))
+        self._add_regions("unspent_yuan", "all", unspent.sum(axis=0))
+        self._add_regions("carried_over_yuan", "all", self.carried.sum(axis=0))
+        self._add_regions("income_yuan", "all", income.sum(axis=0))
         self._add_ratio("cost_per_exit_yuan", "all", ledger.spending.sum(axis=0), exits[:-1].sum(axis=0))
         sustained = self.attribution.sustained(self.year)
         if sustained is not None:

@@ -7,7 +7,11 @@ Three kinds of funding reach the programmes, all scaled by the lever ``budget.sc
   ``budget.shares`` and across counties in proportion to their registered poor people;
 * the **relocation financing** (~600bn for 2016–2020, 002 line 265), split across counties in
   proportion to their hazard-zone registered people;
-* **entitlements** (the 兜底 floor, health, school relief): funded at ``budget.scale`` of need.
+* **entitlements** (the 兜底 floor, health, safe housing): funded at ``budget.scale`` of need.
+
+``budget.channel_scale`` multiplies one channel's money on top (a what-if on a single channel),
+and what a pool channel or relocation leaves unspent in a year is carried into its next year's
+funds (``budget.carry_over``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from povsim.households import REGISTERED, Households
 from povsim.parameters import ParameterSet
 
 POOL_CHANNELS = ("industry", "employment", "ecology", "education", "credit")
+BUDGETED_CHANNELS = (*POOL_CHANNELS, "relocation")
+"""Channels with a budget of their own each year (the rest are entitlements funded at need)."""
 
 
 def yearly_series(values: dict[str, float], year: int, growth_after: float | None) -> float:
@@ -58,24 +64,36 @@ def pool_funds(params: ParameterSet, year: int) -> float:
 
 
 def county_budgets(
-    params: ParameterSet, hh: Households, n_counties: int, year: int, weights: np.ndarray | float = 1.0
+    params: ParameterSet,
+    hh: Households,
+    n_counties: int,
+    year: int,
+    weights: np.ndarray | float = 1.0,
+    carried: dict[str, float] | None = None,
+    relocation_list: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Each channel's budget per county (yuan), for the pool channels and relocation.
 
     Pool funds follow registered poor people (times ``weights`` per county: the deep-poverty
-    tilt); relocation funds follow hazard-zone registered people. A channel switched off gets
-    nothing; its share is not redistributed.
+    tilt); relocation funds follow the people still to be relocated (``relocation_list``, a
+    household mask; default the hazard-zone registered). ``carried`` adds what a channel left
+    unspent last year (national yuan) to its funds, split the same way. A channel switched off
+    gets nothing; its share is not redistributed.
     """
+    carried = carried or {}
     registered = hh.status == REGISTERED
     reg_people = hh.people_by_county(registered, n_counties) * weights
     reg_share = reg_people / max(reg_people.sum(), 1.0)
     pool = pool_funds(params, year)
     shares = params["budget.shares"]
+    scale = params["budget.channel_scale"]
     out = {}
     for channel in POOL_CHANNELS:
         enabled = params[f"programs.{channel}.enabled"]
-        out[channel] = reg_share * pool * shares[channel] * enabled
-    hz = hh.people_by_county(registered & hh.hazard_zone, n_counties)
-    reloc = funds_by_source(params, year)["relocation"] * params["budget.scale"] * params["programs.relocation.enabled"]
+        out[channel] = reg_share * ((pool * shares[channel] * scale[channel] + carried.get(channel, 0.0)) * enabled)
+    to_move = registered & hh.hazard_zone if relocation_list is None else relocation_list
+    hz = hh.people_by_county(to_move, n_counties)
+    reloc = funds_by_source(params, year)["relocation"] * params["budget.scale"] * scale["relocation"]
+    reloc = (reloc + carried.get("relocation", 0.0)) * params["programs.relocation.enabled"]
     out["relocation"] = hz / max(hz.sum(), 1.0) * reloc
     return out

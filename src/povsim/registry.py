@@ -13,8 +13,10 @@ and exclusion errors:
   reverses them (000 lines 254, 1501, 2594–2620);
 * **relapse** (返贫): an exited household whose income falls back below the line;
 * **entry**: a non-registered household assessed below the line is identified, within its
-  county's yearly quota (规模控制, 000 line 658), and an exited household below the line is
-  re-registered (004 line 28: systematically from 2017);
+  county's yearly quota (规模控制, 000 line 658) — with ``registry.entry.identification_prob``;
+  from the dynamic management of 2017 systematically (004 line 28); a 低保 household always, from
+  ``programs.floor.registry_link_year`` (002 line 488) — and an exited household below the line
+  is re-registered (004 line 28: systematically from 2017);
 * **re-check** (回头看, 2015–16): wrongly identified households are removed and income-poor
   households left out are added (8.07M added, 9.29M removed, 000 line 816).
 
@@ -90,7 +92,8 @@ class Registry:
         return m.streams.uniform(f"registry.{name}", m.year, m.households.n)
 
     def assessed_income(self, name: str = "assessment") -> np.ndarray:
-        """Income per person as the registry assesses it (mean-one log-normal error)."""
+        """Income per person as the registry assesses it (mean-one log-normal error); ``name`` names
+        the assessment's stream (the yearly update's, or the 2015–16 re-check's)."""
         m = self.model
         sigma = m.params["governance.assessment_sigma"]
         # income_pc * exp(sigma * z - sigma**2 / 2), in place
@@ -101,7 +104,12 @@ class Registry:
         return np.multiply(m.households.income_pc, z, out=z)
 
     def update(self, guaranteed: np.ndarray | None = None) -> RegistryFlows:
-        """Apply the year's exits, removals, relapses and entries, in place."""
+        """Apply the year's exits, removals, relapses and entries, in place.
+
+        Args:
+            guaranteed: households the 兜底 floor paid this year: their exit counts as stable once
+                their income reaches the line, and a non-registered one assessed below the line is
+                registered (the 低保 and registry data are linked, 002 line 488)."""
         m, hh, p, y = self.model, self.model.households, self.model.params, self.model.year
         line = m.poverty_line
         status = hh.status.copy()
@@ -139,12 +147,18 @@ class Registry:
             else p["registry.relapse.reregistration_prob_before"]
         )
         rereg = (status == EXITED) & hh.poor & (self._uniform("reregistration") < p_rereg)
-        candidates = (
-            (status == NOT_REGISTERED)
-            & ~added
-            & (assessed < line)
-            & (self._uniform("identification") < p["registry.entry.identification_prob"])
+        # from the dynamic management of 2017 the missed poor are brought in systematically, as the
+        # relapsed are (004 line 28); from the linking of 低保 and the registry, a 低保 household that
+        # qualifies is registered (002 line 488)
+        p_identify = (
+            p["registry.entry.systematic_identification_prob"]
+            if y >= p["registry.relapse.reregistration_from_year"]
+            else p["registry.entry.identification_prob"]
         )
+        identified = self._uniform("identification") < p_identify
+        if guaranteed is not None and y >= p["programs.floor.registry_link_year"]:
+            identified |= guaranteed
+        candidates = (status == NOT_REGISTERED) & ~added & (assessed < line) & identified
         new = added | self._within_quota(candidates, assessed)
 
         hh.status[exits] = EXITED

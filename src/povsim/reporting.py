@@ -85,6 +85,53 @@ def exit_mix_table(results: pd.DataFrame) -> str:
     return f"Exits by channel {years[0]}–{years[-1]}:\n" + table.to_string(index=False)
 
 
+LIMITS = ("budget", "capacity", "eligibility")
+"""What can limit a channel's new enrolments in a year, in the order they are checked."""
+
+
+def binding_limits(results: pd.DataFrame, region: str = "national") -> pd.DataFrame:
+    """Which limit bound each channel's new enrolments, by year (a year × channel table).
+
+    From ``eligible_households`` ≥ ``capacity_households`` ≥ ``enrolled_households``:
+
+    * ``budget`` — the money ran out before every household the capacity admitted was enrolled
+      (more money would enrol more);
+    * ``capacity`` — the channel's places (a yearly schedule or cap) admitted fewer than were
+      eligible, and the money reached all of those admitted;
+    * ``eligibility`` — every eligible household was enrolled: more money or places would add no one,
+      and what is left is reported as ``unspent_yuan`` (carried over, ``budget.carry_over``).
+
+    Empty where no household was eligible (e.g. relocation outside its plan years).
+    """
+    rows = results[(results["region"] == region) & (results["channel"] != "all")]
+    tables = {
+        m: rows[rows["measure"] == f"{m}_households"].pivot(index="year", columns="channel", values="value")
+        for m in ("eligible", "capacity", "enrolled")
+    }
+    eligible, capacity, enrolled = tables["eligible"], tables["capacity"], tables["enrolled"]
+    out = pd.DataFrame("", index=eligible.index, columns=eligible.columns)
+    out = out.mask(eligible > 0, "eligibility")
+    out = out.mask((eligible > 0) & (capacity < eligible), "capacity")
+    out = out.mask((eligible > 0) & (enrolled < capacity), "budget")
+    return out
+
+
+def limits_table(results: pd.DataFrame) -> str:
+    """The :func:`binding_limits` table as text, with the channels' unspent funds of the last year."""
+    limits = binding_limits(results)
+    if limits.empty:
+        return ""
+    table = limits.T
+    unspent = results[(results["region"] == "national") & (results["measure"] == "unspent_yuan")]
+    last = int(limits.index.max())
+    left = unspent[unspent["year"] == last].set_index("channel")["value"]
+    table[f"unspent {last} (bn)"] = [f"{left.get(c, 0.0) / 1e9:.1f}" for c in table.index]
+    return (
+        "What limited each channel's new enrolments (budget: money ran out; capacity: places or schedule; "
+        "eligibility: everyone eligible enrolled):\n" + table.to_string()
+    )
+
+
 def trajectory_figure(results: pd.DataFrame, title: str) -> bytes:
     """Poor people by year against the official survey series up to 2017 and the 2020 target (PNG)."""
     nat = national(results)

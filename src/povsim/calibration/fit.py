@@ -67,6 +67,9 @@ FITTED_PARAMETERS: tuple[str, ...] = (
     "governance.evaluation.detection_prob",
     "governance.county.poor_county_rural_people",
     "governance.exit_pressure.max",
+    "programs.floor.take_up",
+    "programs.floor.assessment_sigma",
+    "programs.floor.poor_county_ratio",
 )
 """The parameters ``povsim calibrate`` fits by default: the largest Morris effects (μ*) on the
 targets among the uncertain parameters — income growth and dispersion, migration and the
@@ -74,7 +77,10 @@ industry programme for the survey headcounts; the 2015 re-check and exit verific
 registry stock; the spread of county poverty, the size of a poor county, the satisfaction test,
 the exit pressure and the assessment error that make the false exits of counties planning to exit
 early, and the evaluation that finds them (at the documented values almost no county passes in
-2016, at any scale), for the 2016 county exits. Policy levers (funds, post-exit support) are not fitted."""
+2016, at any scale), for the 2016 county exits; and the 兜底 floor's coverage — take-up, the means
+test's assessment error, and how far poor counties' standards sit below the documented national
+average — which set how many households without labour the documented standards lift above the line.
+Policy levers (funds, post-exit support) are not fitted."""
 
 PRIOR_SD = 0.3
 """Prior standard deviation of a fitted parameter, as a share of its calibration range."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from povsim.allocation import fit_within
-from povsim.households import EXITED, REGISTERED
+from povsim.households import EXITED, REGISTERED, Households
 
 if TYPE_CHECKING:
     from povsim.model import PovertyModel
@@ -37,6 +37,10 @@ CHANNELS: tuple[str, ...] = (
 OWN = "own"
 """Exits not carried by any programme: the household's own income growth."""
 
+EXITED_RANK = 1e8
+"""Added to an exited household's targeting priority (yuan per person, lower first), so that it
+ranks after every registered household (:meth:`Programme.registered_first`)."""
+
 
 class ChannelLedger:
     """This year's programme income and spending, by channel.
@@ -46,32 +50,44 @@ class ChannelLedger:
             income; the rest of the gain is already inside market income, e.g. a placed
             migrant's remittance).
         spending: national yuan spent by each channel, by region (channel × 3).
-        beneficiaries: households reached by each channel this year, by region (channel × 3).
+        funds: national yuan made available to each channel, by region (channel × 3).
+        eligible, capacity, enrolled: households offered a new enrolment this year, by region
+            (channel × 3): those eligible, those of them the channel's capacity (places, a
+            yearly schedule) admits, and those enrolled within the budget. Which of the three
+            limits binds is read from them (:func:`povsim.reporting.binding_limits`).
 
     The yuan of this year's household income due to each channel (the basis of exit
     attribution) is kept sparse, as the (households, float32 gains) each channel recorded, and
     read with :meth:`gain_row` or :meth:`gain_at`: a channel reaches a minority of households,
-    and a dense channel × household table would be 36 bytes per household.
+    and a dense channel × household table would be 36 bytes per household. The households each
+    channel reached are kept the same way (:meth:`beneficiaries`).
     """
 
     def __init__(self, n: int, n_counties: int):
         self.n = n
         self._gains: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in CHANNELS]
+        self._reached: list[list[np.ndarray]] = [[] for _ in CHANNELS]
         self.transfer = np.zeros(n, np.float64)
         self.spending = np.zeros((len(CHANNELS), 3))
-        self.beneficiaries = np.zeros((len(CHANNELS), 3))
         self.funds = np.zeros((len(CHANNELS), 3))
+        self.eligible = np.zeros((len(CHANNELS), 3))
+        self.capacity = np.zeros((len(CHANNELS), 3))
+        self.enrolled = np.zeros((len(CHANNELS), 3))
         self.county_spending = np.zeros(n_counties)
         self.county_funds = np.zeros(n_counties)
 
     def reset(self) -> None:
         for gains in self._gains:
             gains.clear()
+        for reached in self._reached:
+            reached.clear()
         for array in (
             self.transfer,
             self.spending,
-            self.beneficiaries,
             self.funds,
+            self.eligible,
+            self.capacity,
+            self.enrolled,
             self.county_spending,
             self.county_funds,
         ):
@@ -84,6 +100,11 @@ class ChannelLedger:
             idx, gain = idx[nonzero], gain[nonzero]
         if idx.size:
             self._gains[channel].append((idx.astype(np.int32, copy=False), gain))
+
+    def add_reached(self, channel: int, idx: np.ndarray) -> None:
+        """Note that the channel reached households ``idx`` this year."""
+        if idx.size:
+            self._reached[channel].append(idx.astype(np.int32, copy=False))
 
     def gain_row(self, channel: int) -> np.ndarray:
         """This year's gains of ``channel``, one float32 per household."""
@@ -98,6 +119,26 @@ class ChannelLedger:
         for c in range(len(CHANNELS)):
             out[c] = self.gain_row(c)[idx]
         return out
+
+    def income(self, weight: np.ndarray, region: np.ndarray) -> np.ndarray:
+        """National yuan of household income each channel produced this year, by region
+        (channel × 3): its gains times the households' weights."""
+        out = np.zeros((len(CHANNELS), 3))
+        for c, gains in enumerate(self._gains):
+            for idx, gain in gains:
+                out[c] += np.bincount(region[idx], gain.astype(np.float64) * weight[idx], 3)
+        return out
+
+    def beneficiaries(self, hh: Households) -> tuple[np.ndarray, np.ndarray]:
+        """Households and people each channel reached this year (each household once), by region
+        (two channel × 3 tables)."""
+        households, people = np.zeros((len(CHANNELS), 3)), np.zeros((len(CHANNELS), 3))
+        for c, reached in enumerate(self._reached):
+            if reached:
+                idx = np.unique(np.concatenate(reached))
+                households[c] = np.bincount(hh.region[idx], hh.weight[idx].astype(np.float64), 3)
+                people[c] = np.bincount(hh.region[idx], hh.people_weight_of(idx), 3)
+        return households, people
 
     @property
     def gain(self) -> np.ndarray:
@@ -155,10 +196,18 @@ class Programme(ABC):
         ledger.add_gain(self.index, idx, gain.astype(np.float32))
         ledger.transfer[idx] += transfer
         w = hh.weight[idx].astype(np.float64)
-        region = hh.region[idx]
-        ledger.spending[self.index] += np.bincount(region, cost * w, 3)
-        ledger.beneficiaries[self.index] += np.bincount(region, w, 3)
+        ledger.spending[self.index] += np.bincount(hh.region[idx], cost * w, 3)
+        ledger.add_reached(self.index, idx)
         ledger.county_spending += np.bincount(hh.county[idx], cost * w, ledger.county_spending.size)
+
+    def record_places(self, eligible: np.ndarray, admitted: np.ndarray, enrolled: np.ndarray) -> None:
+        """Record this year's offer of new places: the households ``eligible`` for a new
+        enrolment, those of them the channel's capacity ``admitted`` (all of them where it has no
+        cap) and those ``enrolled`` within the budget (index arrays). A channel with several
+        sub-programmes records each; the report adds them up."""
+        hh, ledger = self.model.households, self.model.ledger
+        for table, idx in ((ledger.eligible, eligible), (ledger.capacity, admitted), (ledger.enrolled, enrolled)):
+            table[self.index] += np.bincount(hh.region[idx], hh.weight[idx].astype(np.float64), 3)
 
     def fixed_guarantee(self, idx: np.ndarray) -> None:
         """Note that this channel made a guarantee of 两不愁三保障 hold for ``idx`` this year
@@ -173,11 +222,12 @@ class Programme(ABC):
         self.model.ledger.county_funds += funds_by_county
 
     def entitlement_funds(self, idx: np.ndarray, need: np.ndarray) -> float:
-        """Fund an entitlement at ``budget.scale`` of the need of households ``idx`` (yuan per
-        household); records the funds and returns the national amount."""
-        hh = self.model.households
+        """Fund an entitlement at ``budget.scale`` (times the channel's ``budget.channel_scale``)
+        of the need of households ``idx`` (yuan per household); records the funds and returns
+        the national amount."""
+        hh, p = self.model.households, self.model.params
         by_county = np.bincount(hh.county[idx], need * hh.weight[idx], self.model.geography.n_counties)
-        funds = by_county * self.model.params["budget.scale"]
+        funds = by_county * (p["budget.scale"] * p["budget.channel_scale"][self.channel])
         self.record_funds(funds)
         return float(funds.sum())
 
@@ -197,12 +247,19 @@ class Programme(ABC):
         return self.model.households.status == REGISTERED
 
     def supported(self) -> np.ndarray:
-        """Households the programmes support: registered now, or exited within
-        ``governance.post_exit_support_years`` (摘帽不摘政策)."""
+        """Households the programmes support: registered now, or exited within their post-exit
+        support period (摘帽不摘政策, 脱贫不脱政策: exited households keep their policies for a
+        period, 000 lines 1453, 2651; 001 line 41; 002 line 703), which averages
+        ``governance.post_exit_support_years`` (:attr:`Governance.support_years`)."""
         hh, m = self.model.households, self.model
-        years = m.params["governance.post_exit_support_years"]
-        recent_exit = (hh.status == EXITED) & (m.year - hh.exit_year < years)
+        recent_exit = (hh.status == EXITED) & (m.year - hh.exit_year < m.governance.support_years)
         return (hh.status == REGISTERED) | recent_exit
+
+    def registered_first(self, idx: np.ndarray, priority: np.ndarray) -> np.ndarray:
+        """``priority`` (lower first) with the exited households under post-exit support ranked
+        after every registered one: exited households stay eligible for new enrolments while
+        their support lasts, but the registered poor come first."""
+        return priority + EXITED_RANK * (self.model.households.status[idx] == EXITED)
 
     def members(self, idx: np.ndarray) -> np.ndarray:
         """Household sizes of ``idx`` as floats (for yuan-per-person amounts)."""

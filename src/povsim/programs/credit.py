@@ -1,7 +1,11 @@
 """Credit (扶贫小额信贷): interest-free microcredit without collateral, up to 50,000 yuan for up to
 three years (000 lines 1866–1874), lent to 8.55M households by mid-2017 (004 line 16). The
-state pays the interest and a risk fund covers part of defaults; the borrower earns a return
-on the investment while the loan runs. Households lacking capital first. Pool-funded."""
+state pays the interest and a risk fund covers part of defaults. A loan reaching its term is
+renewed or extended (无还本续贷, 贷款展期: 003 line 84) with ``credit.renewal_prob`` while the
+household is supported; otherwise it is repaid. The investment earns a return while the loan runs,
+and its assets keep producing after repayment, their income declining at
+``credit.asset_depreciation`` a year (a default loses them). The registered first, then exited
+households under post-exit support; those lacking capital first. Pool-funded."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ class Credit(Programme):
     def __init__(self, model):
         super().__init__(model)
         n = model.households.n
-        self.loan_until = np.zeros(n, np.int16)
+        self.loan_until = np.zeros(n, np.int16)  # last year of the loan's term (0: never borrowed, or defaulted)
         self.borrowed = np.zeros(n, bool)
 
     def step(self, model, budget, income=None):
@@ -28,20 +32,33 @@ class Credit(Programme):
         defaulted = np.flatnonzero(running & (self.uniform("default") < self.param("default_prob")))
         self.loan_until[defaulted] = 0
         self.record(defaulted, cost=loan * self.param("risk_fund_share"))
+        # a loan whose term ended last year is renewed for another term, or repaid
+        due = (self.loan_until == y - 1) & (self.loan_until > 0) & self.supported()
+        renew = due & (self.uniform("renewal") < self.param("renewal_prob"))
+        self.loan_until[renew] = y + self.param("term_years") - 1
         loans = np.flatnonzero(active(self.loan_until, y))
 
         if self.enabled:
             self.record_funds(budget)
             committed = np.bincount(hh.county[loans], interest * hh.weight[loans], budget.size)
-            idx = np.flatnonzero(self.registered() & (hh.workers > 0) & ~self.borrowed)
-            priority = hh.income_pc_of(idx) - 1e6 * hh.cause_capital[idx]
+            eligible = np.flatnonzero(self.supported() & (hh.workers > 0) & ~self.borrowed)
+            priority = self.registered_first(eligible, hh.income_pc_of(eligible) - 1e6 * hh.cause_capital[eligible])
             capacity = yearly_series(self.param("borrowers"), y, 0.0)
-            idx = self.cap(idx, priority, hh.weight[idx], capacity)
-            priority = hh.income_pc_of(idx) - 1e6 * hh.cause_capital[idx]
-            chosen = self.select(idx, priority, np.full(idx.size, interest), budget - committed)
+            admitted = self.cap(eligible, priority, hh.weight[eligible], capacity)
+            chosen = self.select(
+                admitted,
+                priority[np.searchsorted(eligible, admitted)],
+                np.full(admitted.size, interest),
+                budget - committed,
+            )
+            self.record_places(eligible, admitted, chosen)
             self.borrowed[chosen] = True
             self.loan_until[chosen] = y + self.param("term_years") - 1
 
         loans = np.flatnonzero(active(self.loan_until, y))
         ret = loan * self.param("return_rate")
         self.record(loans, gain=ret, transfer=ret, cost=interest)
+        # repaid loans: the assets they financed keep producing, with declining income
+        repaid = np.flatnonzero((self.loan_until > 0) & (self.loan_until < y))
+        kept = ret * (1.0 - self.param("asset_depreciation")) ** (y - self.loan_until[repaid])
+        self.record(repaid, gain=kept, transfer=kept)

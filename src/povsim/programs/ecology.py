@@ -1,7 +1,9 @@
 """Ecology (生态补偿): ranger and grassland-keeper posts for registered poor people able to work
 in the poor counties (280k by 2017, 004 line 32; +400k by 2020, 001 line 275; 4,000 yuan a year,
 001 line 497), and payments for land in reforestation or grassland protection (5-year cycles,
-002 line 450). Pool-funded; posts and running payments are paid before new enrolments."""
+002 line 450), a cycle renewed while the household is supported. The registered first, then exited
+households under post-exit support. Pool-funded; posts and running payments are paid before new
+enrolments."""
 
 from __future__ import annotations
 
@@ -24,9 +26,11 @@ class Ecology(Programme):
         hh, y = model.households, model.year
         wage = self.param("ranger_wage")
         payment = self.param("compensation_per_mu") * self.param("compensation_land_share") * hh.land.astype(np.float64)
-        unsupported = ~self.supported()  # posts and payments end with post-exit support
-        self.ranger[unsupported] = False
-        self.paid_until[unsupported & (self.paid_until >= y)] = y - 1
+        supported = self.supported()
+        self.ranger[~supported] = False  # posts and payments end with post-exit support
+        self.paid_until[~supported & (self.paid_until >= y)] = y - 1
+        renewed = supported & (self.paid_until == y - 1) & (self.paid_until > 0)  # a cycle ended last year
+        self.paid_until[renewed] = y + self.param("compensation_years") - 1
         rangers = np.flatnonzero(self.ranger)
         paid = np.flatnonzero(active(self.paid_until, y))
 
@@ -36,17 +40,26 @@ class Ecology(Programme):
                 hh.county[paid], payment[paid] * hh.weight[paid], budget.size
             )
             remaining = budget - committed
-            in_zone = model.geography.county_poor[hh.county] & self.registered()
+            in_zone = model.geography.county_poor[hh.county] & supported
             posts = yearly_series(self.param("ranger_posts"), y, 0.0)
             idx = np.flatnonzero(in_zone & ~self.ranger & (hh.workers > hh.migrants))
-            idx = self.cap(idx, self.poorest_first(idx), hh.weight[idx], posts - float(hh.weight[rangers].sum()))
+            priority = self.registered_first(idx, self.poorest_first(idx))
+            admitted = self.cap(idx, priority, hh.weight[idx], posts - float(hh.weight[rangers].sum()))
             new_rangers = self.select(
-                idx, self.poorest_first(idx), np.full(idx.size, float(wage)), remaining, name="rangers"
+                admitted,
+                priority[np.searchsorted(idx, admitted)],
+                np.full(admitted.size, float(wage)),
+                remaining,
+                name="rangers",
             )
+            self.record_places(idx, admitted, new_rangers)
             self.ranger[new_rangers] = True
             remaining -= np.bincount(hh.county[new_rangers], wage * hh.weight[new_rangers], remaining.size)
-            idx = np.flatnonzero(in_zone & ~active(self.paid_until, y) & (self.paid_until == 0) & (hh.land > 0))
-            new_paid = self.select(idx, self.poorest_first(idx), payment[idx], remaining, name="compensation")
+            idx = np.flatnonzero(in_zone & (self.paid_until == 0) & (hh.land > 0))
+            new_paid = self.select(
+                idx, self.registered_first(idx, self.poorest_first(idx)), payment[idx], remaining, name="compensation"
+            )
+            self.record_places(idx, idx, new_paid)
             self.paid_until[new_paid] = y + self.param("compensation_years") - 1
 
         rangers = np.flatnonzero(self.ranger)

@@ -1,7 +1,8 @@
 """Education (教育扶贫): school cost relief for the children of the registered poor (nutrition
 800 yuan a year, 002 line 312) that brings children out of school back (控辍保学), and
-vocational training (雨露计划) that raises the household's wages after a delay. Pool-funded:
-relief first, then training with what remains."""
+vocational training (雨露计划) that raises the household's wages after a delay; the registered
+first, then exited households under post-exit support. Pool-funded: relief first, then training
+with what remains."""
 
 from __future__ import annotations
 
@@ -27,7 +28,10 @@ class Education(Programme):
             relief = (
                 self.param("relief_per_student") * self.param("school_age_share") * hh.children[idx].astype(np.float64)
             )
-            chosen = self.select(idx, self.poorest_first(idx), relief, remaining, name="relief")
+            chosen = self.select(
+                idx, self.registered_first(idx, self.poorest_first(idx)), relief, remaining, name="relief"
+            )
+            self.record_places(idx, idx, chosen)
             pos = np.searchsorted(idx, chosen)
             self.record(chosen, gain=relief[pos], transfer=relief[pos], cost=relief[pos])
             remaining -= np.bincount(hh.county[chosen], relief[pos] * hh.weight[chosen], remaining.size)
@@ -36,9 +40,12 @@ class Education(Programme):
             hh.out_of_school[back] = 0
 
             # vocational training, one trainee per household
-            idx = np.flatnonzero(self.registered() & (hh.workers > 0) & (hh.skills < 2) & (self.trained_year == 0))
+            idx = np.flatnonzero(self.supported() & (hh.workers > 0) & (hh.skills < 2) & (self.trained_year == 0))
             cost = np.full(idx.size, float(self.param("training_cost")))
-            chosen = self.select(idx, self.poorest_first(idx), cost, remaining, name="training")
+            chosen = self.select(
+                idx, self.registered_first(idx, self.poorest_first(idx)), cost, remaining, name="training"
+            )
+            self.record_places(idx, idx, chosen)
             self.trained_year[chosen] = y
             self.record(chosen, cost=self.param("training_cost"))
 

@@ -1,6 +1,8 @@
 """Employment (转移就业): labour transfer with training and East–West matching for workers with
 schooling, and public-welfare posts and poverty-workshop jobs for the others. Relocated and
-zero-employment households first, so that each has at least one worker employed (003 line 41).
+zero-employment households first, so that each has at least one worker employed (003 line 41);
+the registered before exited households under post-exit support. A post is renewed at the end of
+its term while the household is supported and has a worker at home, and ends with its support.
 Pool-funded; running posts are paid before new enrolments."""
 
 from __future__ import annotations
@@ -22,22 +24,24 @@ class Employment(Programme):
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year
         wage = self.param("post_wage")
-        self.post_until[~self.supported()] = 0  # posts end with post-exit support
+        supported = self.supported()
+        home = hh.workers - hh.migrants
+        self.post_until[~supported | (home == 0)] = 0  # posts end with post-exit support, or with no one to hold them
+        renewed = (self.post_until == y - 1) & (self.post_until > 0)  # a term ended last year: renewed
+        self.post_until[renewed] = y + self.param("post_years") - 1
         posts = np.flatnonzero(active(self.post_until, y))
         post_cost = np.bincount(hh.county[posts], wage * hh.weight[posts], budget.size)
 
         if self.enabled:
             self.record_funds(budget)
-            home = hh.workers - hh.migrants
-            idx = np.flatnonzero(
-                self.registered() & (home > 0) & ~active(self.placed_until, y) & ~active(self.post_until, y)
-            )
+            idx = np.flatnonzero(supported & (home > 0) & ~active(self.placed_until, y) & ~active(self.post_until, y))
             relocated = model.relocation_recent()[idx]
             zero_employment = hh.migrants[idx] == 0
-            priority = hh.income_pc_of(idx) - 1e6 * relocated - 1e5 * zero_employment
+            priority = self.registered_first(idx, hh.income_pc_of(idx) - 1e6 * relocated - 1e5 * zero_employment)
             transfer = hh.skills[idx] >= 1
             cost = np.where(transfer, self.param("transfer_cost_per_worker"), wage).astype(np.float64)
             chosen = self.select(idx, priority, cost, budget - post_cost)
+            self.record_places(idx, idx, chosen)
             by_transfer = chosen[hh.skills[chosen] >= 1]
             by_post = chosen[hh.skills[chosen] < 1]
             hh.migrants[by_transfer] += 1

@@ -1,15 +1,35 @@
-"""The social-security floor (兜底): 低保 and 特困 support for households without labour.
+"""The social-security floor (兜底): rural 低保 (minimum living standard guarantee) for households
+that cannot exit through industry or employment.
 
-Registered (and exited, 摘帽不摘政策) households with no worker whose income per person is
-below the rural 低保 standard receive the difference (补差). The standard rises to the poverty
-line by 2020 (两线合一, 002 lines 466, 484). An entitlement funded at ``budget.scale`` of need,
-poorest first. Runs after the other incomes are known (means-tested).
+低保 is social assistance, not a programme of the poverty registry: every rural household is
+means-tested against its **county's standard**, registered or not, year after year while its
+assessed income stays below it; it does not end when a household exits the registry (001 line 541:
+exited households below the 低保 line keep it). Covered are households that have fully or partly
+lost their labour (003 line 56; 001 line 293): no worker, or a working-age member who cannot work
+through illness or disability. The means test (家计调查) judges the household's income as the civil
+affairs officials assess it, with an error of its own (``floor.assessment_sigma``), so it makes real
+exclusion errors. A qualifying household
+is covered if it takes up 低保 (``floor.take_up``, a fixed draw per household: coverage does not
+churn from year to year); from ``floor.registry_link_year`` the registered poor households that
+qualify (and exited ones under post-exit support) are brought in as well (002 line 488), at an even
+pace so that all are covered by ``floor.registry_link_target_year`` (应保尽保 by 2020: 001 lines
+141, 439), and stay covered.
+
+The floor pays the gap to the standard (补差, 000 line 1855), so a covered household's income
+reaches its county's standard, not the line. County standards: the national average of the
+Ministry of Civil Affairs' statistical bulletins (``floor.standard``; grown at
+``floor.standard_growth_after`` after its last year), lower in poor counties
+(``floor.poor_county_ratio``) and spread across counties (``floor.standard_sigma``, a fixed
+draw per county), with the lowest raised year by year to the poverty line by
+``floor.merge_year`` (两线合一: 000 line 982; 002 lines 466, 484). An entitlement funded at
+``budget.scale`` of need, poorest first. Runs after the other incomes are known (means-tested).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from povsim.money import yearly_series
 from povsim.programs.base import Programme
 
 
@@ -17,22 +37,69 @@ class Floor(Programme):
     channel = "floor"
     means_tested = True
 
-    def standard(self, year: int) -> float:
-        """The 低保 standard, yuan per person per year."""
-        ratio = {int(y): float(v) for y, v in self.param("standard_ratio").items()}
-        years = sorted(ratio)
-        share = float(np.interp(year, years, [ratio[y] for y in years]))
+    def __init__(self, model):
+        super().__init__(model)
+        geo = model.geography
+        # a county's place in the spread of local standards (fixed), poor counties lower; scaled so
+        # that the mean over rural people is the national average
+        sigma = float(self.param("standard_sigma"))
+        z = model.streams.get("floor.county_standard").standard_normal(geo.n_counties)
+        factor = np.exp(sigma * z - 0.5 * sigma**2) * np.where(geo.county_poor, self.param("poor_county_ratio"), 1.0)
+        rural = model.governance.rural_people
+        self.county_factor = factor * (rural.sum() / (factor * rural).sum())
+        # coverage is the household's: a fixed draw, so it does not churn from year to year; from the
+        # registry link on, the registered who qualify are brought in at a yearly rate
+        self.covered = model.streams.uniform("floor.take_up", 0, model.households.n) < self.param("take_up")
+
+    def national_standard(self, year: int) -> float:
+        """The national average rural 低保 standard, yuan per person per year."""
+        return yearly_series(self.param("standard"), year, self.param("standard_growth_after"))
+
+    def lowest_standard(self, year: int) -> float:
+        """The lowest county standard allowed in ``year``: ``floor.lowest_ratio`` of the line in the
+        first year of the campaign (2015), raised evenly to the line by ``floor.merge_year`` and
+        held at it after (yuan per person per year)."""
+        first, merge = 2015, int(self.param("merge_year"))
+        share = float(np.interp(year, [first, merge], [self.param("lowest_ratio"), 1.0]))
         return share * self.model.poverty_line
+
+    def standard(self, year: int) -> np.ndarray:
+        """Each county's rural 低保 standard in ``year``, yuan per person per year."""
+        return np.maximum(self.national_standard(year) * self.county_factor, self.lowest_standard(year))
+
+    def assessment_error(self) -> np.ndarray:
+        """This year's error of each household's income as the 低保 means test (家计调查) assesses it: a
+        mean-one log-normal factor of log-sd ``floor.assessment_sigma``."""
+        m = self.model
+        sigma = float(self.param("assessment_sigma"))
+        z = m.streams.get("floor.assessment", m.year).standard_normal(m.households.n)
+        z *= sigma
+        z -= 0.5 * sigma**2
+        return np.exp(z, out=z)
+
+    def labour_limited(self) -> np.ndarray:
+        """Households that have fully or partly lost their labour: no worker, or a working-age
+        member who cannot work (ill or disabled)."""
+        hh = self.model.households
+        return (hh.workers == 0) | (hh.inactive > 0)
 
     def step(self, model, budget, income=None):
         if not self.enabled:
             return
-        hh = model.households
-        standard = self.standard(model.year)
+        hh, y = model.households, model.year
+        standard = self.standard(y)[hh.county]
         income_pc = income / hh.size
-        idx = np.flatnonzero(self.supported() & (hh.workers == 0) & (income_pc < standard))
-        top_up = (standard - income_pc[idx]) * self.members(idx)
+        qualifies = self.labour_limited() & (income_pc * self.assessment_error() < standard)
+        start, target = int(self.param("registry_link_year")), int(self.param("registry_link_target_year"))
+        if y >= start:
+            # the registry link at an even pace: a share 1 / (years left) of the qualifying registered
+            # households not yet covered each year, all of them from the target year on
+            share = 1.0 / max(target - y + 1, 1)
+            self.covered |= qualifies & self.supported() & (self.uniform("registry_link") < share)
+        idx = np.flatnonzero(qualifies & self.covered & (income_pc < standard))
+        top_up = (standard[idx] - income_pc[idx]) * self.members(idx)
         funds = self.entitlement_funds(idx, top_up)
         chosen = self.select(idx, income_pc[idx], top_up, funds, by_county=False)
         pos = np.searchsorted(idx, chosen)
+        self.record_places(idx, idx, chosen)
         self.record(chosen, gain=top_up[pos], transfer=top_up[pos], cost=top_up[pos])

@@ -31,6 +31,7 @@ class Health(Programme):
         need += saving
         funds = self.entitlement_funds(idx, need)
         chosen = self.select(idx, self.poorest_first(idx), need, funds, by_county=False)
+        self.record_places(idx, idx, chosen)
         pos = np.searchsorted(idx, chosen)
         self.fixed_guarantee(chosen[~hh.insured[chosen]])
         hh.insured[chosen] = True

@@ -22,15 +22,18 @@ class Housing(Programme):
         if not self.enabled:
             return
         hh, y = model.households, model.year
-        idx = np.flatnonzero(self.supported() & ~(hh.housing_safe & hh.water_safe))
+        eligible = np.flatnonzero(self.supported() & ~(hh.housing_safe & hh.water_safe))
         years_left = max(self.param("target_year") - y + 1, 1)
         share = 1.0 / years_left
-        idx = self.cap(idx, self.poorest_first(idx), hh.weight[idx], float(hh.weight[idx].sum()) * share)
+        idx = self.cap(
+            eligible, self.poorest_first(eligible), hh.weight[eligible], float(hh.weight[eligible].sum()) * share
+        )
         cost = ~hh.housing_safe[idx] * float(self.param("renovation_cost")) + ~hh.water_safe[idx] * float(
             self.param("water_cost")
         )
         funds = self.entitlement_funds(idx, cost)
         chosen = self.select(idx, self.poorest_first(idx), cost, funds, by_county=False)
+        self.record_places(eligible, idx, chosen)
         pos = np.searchsorted(idx, chosen)
         hh.housing_safe[chosen] = True
         hh.water_safe[chosen] = True

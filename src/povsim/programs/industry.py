@@ -1,8 +1,10 @@
 """Industry (产业扶贫): production support through cooperatives and lead firms for households
 with labour, and asset income (资产收益) for households without: photovoltaic income (≥3,000
 yuan a year for 2.8M households, 002 line 169) and dividends on poverty funds pooled as equity
-(8%, 000 lines 1143, 1969). Production projects run for a few years and can fail.
-Pool-funded, poorest first."""
+(8%, 000 lines 1143, 1969). A production project is supported for a few years and can fail while
+it runs; its assets then keep producing, their income declining at ``industry.asset_depreciation``
+a year, until a new project renews them. PV and equity income last. The registered first, then
+exited households under post-exit support; poorest first. Pool-funded."""
 
 from __future__ import annotations
 
@@ -31,29 +33,33 @@ class Industry(Programme):
 
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year
-        # running projects may fail this year
+        # running projects may fail this year (their assets are lost); support ends with post-exit support
         running = active(self.project_until, y)
         failed = running & (self.uniform("failure") < self.param("failure_prob"))
-        self.project_until[failed | ~self.supported()] = 0  # support for projects ends with post-exit support
+        self.project_until[failed] = 0
+        ending = running & ~failed & ~self.supported()
+        self.project_until[ending] = y - 1
 
         if self.enabled:
             self.record_funds(budget)
             labour = hh.workers > 0
             has_asset = self.pv | self.equity
             idx = np.flatnonzero(
-                self.registered() & ((labour & ~active(self.project_until, y)) | (~labour & ~has_asset))
+                self.supported() & ((labour & ~active(self.project_until, y)) | (~labour & ~has_asset))
             )
+            priority = self.registered_first(idx, self.poorest_first(idx))
             pv_left = self.pv_capacity(y) - float((hh.weight * self.pv).sum())
             no_labour = hh.workers[idx] == 0
             pv_cand = idx[no_labour]
-            pv_take = self.cap(pv_cand, self.poorest_first(pv_cand), hh.weight[pv_cand], pv_left)
+            pv_take = self.cap(pv_cand, priority[no_labour], hh.weight[pv_cand], pv_left)
             want_pv = np.isin(idx, pv_take)
             cost = np.where(
                 no_labour,
                 np.where(want_pv, self.param("pv_cost_per_household"), self.param("equity_per_household")),
                 self.param("production_cost_per_household"),
             ).astype(np.float64)
-            chosen = self.select(idx, self.poorest_first(idx), cost, budget)
+            chosen = self.select(idx, priority, cost, budget)
+            self.record_places(idx, idx, chosen)
             pos = np.searchsorted(idx, chosen)
             produce = chosen[~no_labour[pos]]
             pv_new = chosen[no_labour[pos] & want_pv[pos]]
@@ -63,8 +69,11 @@ class Industry(Programme):
             self.equity[equity_new] = True
             self.record(chosen, cost=cost[pos])
 
-        projects = np.flatnonzero(active(self.project_until, y))
+        # a project's income while it runs, and its assets' declining income after
+        projects = np.flatnonzero(self.project_until > 0)
+        after = np.maximum(y - self.project_until[projects], 0)
         gain = self.param("production_gain_per_person") * self.members(projects)
+        gain *= (1.0 - self.param("asset_depreciation")) ** after
         self.record(projects, gain=gain, transfer=gain)
         assets = np.flatnonzero(self.pv | self.equity)
         equity = np.where(self.equity[assets], np.float64(self.param("equity_per_household")), 0.0)

@@ -1,10 +1,14 @@
 """Relocation (易地扶贫搬迁): households where the land cannot support its people move.
 
-Hazard-zone registered households that agree (voluntary; poorest first) move within the
-year's capacity — the 9.81M people planned for 2016–2020 (002 line 62), spread evenly — and
-the relocation financing (~60k yuan per person, 002 line 265). Moving makes housing and water
-safe and ends the hazard exposure; it costs part of the farm income and gives access to wage
-work; follow-up support is paid and income is riskier in the first three years (000 line 881).
+The relocation list is the hazard-zone registered poor of the plan — 9.81M people for 2016–2020
+(002 line 62, binding) — and a household on it stays on it until it moves, whatever its registry
+status (the plan's people are named households; exited ones keep their policies, 002 line 703).
+Those that agree (voluntary) move within the year's capacity — the documented schedule of
+``relocation.people_by_year`` (2.49M in 2016, 3.4M in 2017), the rest of the plan evenly over
+2018–2020 — and within the relocation financing (~60k yuan per person, 002 line 265), the
+registered first, then poorest first. Moving makes housing and water safe and ends the hazard
+exposure; it costs part of the farm income and gives access to wage work; follow-up support is
+paid and income is riskier in the first three years (000 line 881).
 """
 
 from __future__ import annotations
@@ -29,19 +33,38 @@ class Relocation(Programme):
         years = self.param("critical_years")
         return (self.year_moved > 0) & (year - self.year_moved < years)
 
+    def to_move(self) -> np.ndarray:
+        """Households on the relocation list that have not moved yet and agree to."""
+        return self.model.households.hazard_zone & (self.year_moved == 0) & self.willing
+
+    def capacity(self, year: int) -> float:
+        """People the plan relocates in ``year``: the documented yearly figures, and the rest of
+        ``relocation.planned_people`` evenly over the remaining years of ``relocation.years``."""
+        period = self.param("years")
+        if not period["from"] <= year <= period["to"]:
+            return 0.0
+        documented = {int(y): float(v) for y, v in self.param("people_by_year").items()}
+        if year in documented:
+            return documented[year]
+        rest = [y for y in range(period["from"], period["to"] + 1) if y not in documented]
+        left = self.param("planned_people") - sum(
+            v for y, v in documented.items() if period["from"] <= y <= period["to"]
+        )
+        return max(left, 0.0) / len(rest)
+
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year
-        period = self.param("years")
-        if self.enabled and period["from"] <= y <= period["to"]:
+        capacity = self.capacity(y)
+        if self.enabled and capacity > 0:
             self.record_funds(budget)
-            idx = np.flatnonzero(self.registered() & hh.hazard_zone & (self.year_moved == 0) & self.willing)
-            per_year = self.param("planned_people") / (period["to"] - period["from"] + 1)
-            prio = self.poorest_first(idx)
-            idx = self.cap(idx, prio, hh.people_weight_of(idx), per_year)
-            cost = self.param("cost_per_person") * self.members(idx)
-            idx = self.select(idx, self.poorest_first(idx), cost, budget)
-            self.move(idx, y)
-            self.record(idx, cost=self.param("cost_per_person") * self.members(idx))
+            eligible = np.flatnonzero(self.to_move())
+            prio = self.registered_first(eligible, self.poorest_first(eligible))
+            admitted = self.cap(eligible, prio, hh.people_weight_of(eligible), capacity)
+            cost = self.param("cost_per_person") * self.members(admitted)
+            moved = self.select(admitted, prio[np.searchsorted(eligible, admitted)], cost, budget)
+            self.record_places(eligible, admitted, moved)
+            self.move(moved, y)
+            self.record(moved, cost=self.param("cost_per_person") * self.members(moved))
 
         # follow-up support and the wage-access gain in the critical years
         recent = np.flatnonzero(self.recently_moved(y))
