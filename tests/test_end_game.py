@@ -11,7 +11,7 @@ import pytest
 from povsim import PovertyModel
 from povsim.cli import main
 from povsim.households import EXITED, REGISTERED
-from povsim.money import BUDGETED_CHANNELS
+from povsim.money import BUDGETED_CHANNELS, pool_funds
 from povsim.programs import CHANNELS
 from povsim.reporting import binding_limits
 
@@ -113,19 +113,25 @@ def test_doubling_a_channels_funds_reaches_more_or_the_run_says_what_binds(chann
             assert enrolled["double"][year] == enrolled["base"][year], (channel, year, limit)
 
 
-def test_carry_over_adds_last_years_unspent_funds(runs):
-    """A budgeted channel's carried-over funds are what it left unspent of its previous year's new
-    funds (the documented rule's share), and entitlements carry nothing."""
-    res = runs[0].results()
-    unspent = channel_table(res, "unspent_yuan")
-    funds = channel_table(res, "funds_yuan")
+@pytest.mark.parametrize("share", [1.0, 0.5])
+def test_carry_over_adds_last_years_unspent_funds(share):
+    """A budgeted channel's funds are its new money (the pool's share, recomputed here from the
+    documented funds) plus what it carried over, which is ``budget.carry_over`` of what it left
+    unspent of last year's new money; entitlements carry nothing."""
+    model = run(end_year=2019, **{"budget.carry_over": share})
+    res = model.results()
+    unspent, funds = channel_table(res, "unspent_yuan"), channel_table(res, "funds_yuan")
     carried = channel_table(res, "carried_over_yuan")
-    for channel in BUDGETED_CHANNELS:
-        for year in range(2016, 2021):
-            new_last_year = funds.loc[year - 1, channel] - carried.loc[year - 1, channel]
-            expected = float(np.clip(unspent.loc[year - 1, channel], 0.0, new_last_year))
-            if funds.loc[year, channel] > 0:
-                assert carried.loc[year, channel] == pytest.approx(min(expected, funds.loc[year, channel]), abs=1e3)
+    p = model.params
+    for channel in ("industry", "employment", "ecology", "education", "credit"):
+        for year in range(2015, 2020):
+            new = pool_funds(p, year) * p["budget.shares"][channel]
+            assert funds.loc[year, channel] - carried.loc[year, channel] == pytest.approx(new, rel=1e-9)
+            if year > 2015:
+                new_last_year = funds.loc[year - 1, channel] - carried.loc[year - 1, channel]
+                expected = share * float(np.clip(unspent.loc[year - 1, channel], 0.0, new_last_year))
+                assert carried.loc[year, channel] == pytest.approx(expected, rel=1e-9, abs=1.0)
+    assert (carried[list(BUDGETED_CHANNELS)].loc[2016:] > 0).any().any()
     for channel in ("floor", "health", "housing"):
         assert (carried[channel] == 0).all()
     no_carry = run(end_year=2017, **{"budget.carry_over": 0.0})
@@ -167,14 +173,12 @@ def test_repaid_loans_keep_producing_at_a_declining_rate(runs):
     expected = p["programs.credit.loan"] * p["programs.credit.return_rate"]
     expected *= (1 - p["programs.credit.asset_depreciation"]) ** (y - credit.loan_until[repaid])
     np.testing.assert_allclose(gain[repaid], expected, rtol=1e-6)
-    # and renewed loans run beyond one term
+    # renewed loans run beyond their first term; without renewal none does
     term = p["programs.credit.term_years"]
-    renewed = credit.loan_until >= 2015 + term  # a loan of 2015 renewed at least once
-    assert (renewed & credit.borrowed).any()
-    never = run(end_year=2020, **{"programs.credit.renewal_prob": 0.0})
-    last_start = never.programme("credit").loan_until
-    # without renewal no loan outlives a term started in the last year new loans were made
-    assert last_start.max() <= 2020 + term - 1
+    first_term_end = credit.borrowed + term - 1
+    assert ((credit.borrowed > 0) & (credit.loan_until > first_term_end)).any()
+    never = run(end_year=2020, **{"programs.credit.renewal_prob": 0.0}).programme("credit")
+    assert not ((never.borrowed > 0) & (never.loan_until > never.borrowed + term - 1)).any()
 
 
 def test_production_assets_outlive_their_support(runs):
@@ -191,40 +195,40 @@ def test_production_assets_outlive_their_support(runs):
     np.testing.assert_allclose(gain[ended], expected, rtol=1e-5)
 
 
-def test_public_welfare_posts_are_renewed_while_the_household_is_supported():
-    """A post whose term ended last year is renewed for another term when its household is still
-    supported and still has a worker at home; posts end with post-exit support."""
+def test_public_welfare_posts_are_held_while_the_household_is_supported():
+    """A post held at the end of a year is held the next year when its household is still supported
+    and still has a worker at home to hold it; and only then."""
     model = PovertyModel(seed=2, scale=SCALE, end_year=2020)
     employment, hh = model.programme("employment"), model.households
-    years, term = model.governance.support_years, model.params["programs.employment.post_years"]
-    renewals = 0
+    years = model.governance.support_years
+    kept_total = 0
     while model.running:
         y = model.year + 1
-        supported = (hh.status == REGISTERED) | ((hh.status == EXITED) & (y - hh.exit_year < years))
-        ending = (employment.post_until == y - 1) & (employment.post_until > 0) & supported
+        held = employment.post.copy()
+        supported = (hh.status == REGISTERED) | ((hh.status == EXITED) & (y - hh.exit_year <= years))
         model.step()
-        kept = ending & (hh.workers > hh.migrants)
-        assert (employment.post_until[kept] == y + term - 1).all(), y
-        renewals += int(kept.sum())
-    assert renewals > 10
-    unsupported = (hh.status == EXITED) & (model.year - hh.exit_year >= years)
-    assert not (employment.post_until[unsupported] >= model.year).any()
+        home = hh.workers > hh.migrants
+        assert (employment.post[held & supported & home]).all(), y
+        assert not employment.post[held & ~(supported & home)].any(), y
+        kept_total += int((held & supported & home).sum())
+    assert kept_total > 10
 
 
 # -- support that continues after exit --------------------------------------------------------
 def test_exited_households_stay_eligible_after_the_registered():
-    """Exited households under post-exit support join development programmes (here: loans started
-    after their exit), and none do without post-exit support; the registered rank first."""
+    """Exited households under post-exit support join development programmes (here: production
+    projects and vocational training started after their exit, while still exited), and none do
+    without post-exit support; the registered rank first."""
     with_support = run(end_year=2019)
     without = run(end_year=2019, **{"governance.post_exit_support_years": 0})
-    term = with_support.params["programs.credit.term_years"]
     for model, expect in ((with_support, True), (without, False)):
-        hh, credit = model.households, model.programme("credit")
-        started = credit.loan_until - term + 1
-        after_exit = (
-            credit.borrowed & (hh.exit_year > 0) & (started > hh.exit_year) & (hh.registered_year < hh.exit_year)
-        )
-        assert after_exit.any() == expect
+        hh, p = model.households, model.params
+        still_exited = (hh.exit_year > 0) & (hh.registered_year < hh.exit_year)
+        until = model.programme("industry").project_until
+        project_start = until - p["programs.industry.production_years"] + 1
+        trained = model.programme("education").trained_year
+        assert ((until > 0) & (project_start > hh.exit_year) & still_exited).any() == expect
+        assert ((trained > hh.exit_year) & still_exited).any() == expect
     programme = with_support.programme("industry")
     hh = with_support.households
     idx = np.flatnonzero((hh.status == REGISTERED) | (hh.status == EXITED))

@@ -284,11 +284,15 @@ def test_coarse_wrong_exit_rates_keep_the_exit_pressure_of_early_counties():
         model = PovertyModel(seed=seed, scale=1000, end_year=2016, **pressure)
         model.run_model()
         coarse.append(_applicants_wrong_exit_rate(model))
-    fine = PovertyModel(seed=1, scale=30, end_year=2016, **pressure)
-    fine.run_model()
-    reference = _applicants_wrong_exit_rate(fine)
-    assert reference > 0.025  # the effect is there at a fine scale ...
-    assert np.mean(coarse) == pytest.approx(reference, rel=0.25), (coarse, reference)  # ... and kept when coarse
+    fine = []
+    for seed in (1, 2):
+        model = PovertyModel(seed=seed, scale=30, end_year=2016, **pressure)
+        model.run_model()
+        fine.append(_applicants_wrong_exit_rate(model))
+    assert np.mean(fine) > 0.025  # the effect is there at a fine scale ...
+    # ... and kept when coarse: within sampling error (a coarse rate varies 0.02-0.10 between seeds;
+    # shrunk to the region's mean it was ~0.017, over 3 standard errors below the fine runs' ~0.055)
+    assert abs(np.mean(coarse) - np.mean(fine)) <= 3 * difference_se(coarse, fine), (coarse, fine)
 
 
 def test_split_rates_are_two_halves_of_the_sampled_rate():

@@ -112,8 +112,13 @@ def test_floor_lifts_every_covered_household_to_its_county_standard():
         assert (income_pc[paid] >= standard[paid] - 1e-6).all(), model.year
         assert labour_limited(hh)[paid].all(), model.year
         assert paid[hh.status == 0].any() and paid[hh.status != 0].any(), model.year
+        assert (paid & (hh.workers > 0)).any(), model.year  # partly lost labour counts too
         left_below = labour_limited(hh) & ~paid & (income_pc < standard)
         assert left_below.any(), model.year
+        # covered households below their standard left unpaid: the means test assessed them above it
+        before_floor = (hh.income - model.ledger.gain_row(floor.index)) / hh.size
+        assessed_out = floor.covered & labour_limited(hh) & (before_floor < standard) & ~paid
+        assert assessed_out.any(), model.year
 
 
 def test_without_the_floor_households_without_labour_stay_below_the_standard():
@@ -146,6 +151,35 @@ def test_floor_standards_follow_the_documented_average_and_reach_the_line_by_202
     assert floor.lowest_standard(2020) == pytest.approx(line_2020)
     assert (floor.standard(2020) >= line_2020 - 1e-9).all()
     assert floor.lowest_standard(2016) < floor.lowest_standard(2018) < floor.lowest_standard(2020)
+
+
+def test_registry_link_brings_the_qualifying_registered_into_dibao_at_an_even_pace():
+    """From 2017 the floor covers each year a share 1 / (years left to 2020) of the qualifying
+    registered (or supported exited) households it did not cover yet — a quarter in 2017, all of
+    them in 2020 (应保尽保 by 2020) — and none before 2017."""
+    model = PovertyModel(seed=5, scale=SCALE, end_year=2020)
+    floor, hh = model.programme("floor"), model.households
+    years = model.governance.support_years
+    while model.running:
+        y = model.year + 1
+        before = floor.covered.copy()
+        supported = (hh.status == 1) | ((hh.status == 2) & (y - hh.exit_year <= years))
+        model.step()
+        # who qualified this year: limited labour, assessed (the year's means-test draw) below standard
+        before_floor = (hh.income - model.ledger.gain_row(floor.index)) / hh.size
+        standard = floor.standard(y)[hh.county]
+        qualifies = labour_limited(hh) & (before_floor * floor.assessment_error() < standard)
+        candidates = qualifies & supported & ~before
+        newly = floor.covered & ~before
+        assert not (newly & ~qualifies).any(), y
+        share = newly[candidates].mean()
+        if y < 2017:
+            assert not newly.any(), y
+        elif y < 2020:
+            expected = 1 / (2020 - y + 1)
+            assert abs(share - expected) < 4 * np.sqrt(expected * (1 - expected) / candidates.sum()), (y, share)
+        else:
+            assert share == 1.0
 
 
 def test_floor_does_not_end_when_a_household_leaves_the_registry():

@@ -5,8 +5,9 @@ Three kinds of funding reach the programmes, all scaled by the lever ``budget.sc
 * the **pool**: the household-programme share of central and provincial special poverty
   funds plus a share of the pooled agricultural funds, split across the pool channels by
   ``budget.shares`` and across counties in proportion to their registered poor people;
-* the **relocation financing** (~600bn for 2016–2020, 002 line 265), split across counties in
-  proportion to their hazard-zone registered people;
+* the **relocation financing** (~600bn for 2016–2020, 002 line 265), spread over the years like the
+  relocation schedule (:func:`relocation_people`) and split across counties in proportion to the
+  people on the relocation list still to move;
 * **entitlements** (the 兜底 floor, health, safe housing): funded at ``budget.scale`` of need.
 
 ``budget.channel_scale`` multiplies one channel's money on top (a what-if on a single channel),
@@ -45,12 +46,31 @@ def funds_by_source(params: ParameterSet, year: int) -> dict[str, float]:
     """Funds in ``year`` by source (yuan), before the household-programme shares and the scale."""
     b = "budget."
     growth = params[b + "growth_after"]
+    # the relocation financing follows the relocation schedule: the year's share of the plan's people
+    planned = params["programs.relocation.planned_people"]
+    relocation_share = relocation_people(params, year) / planned if planned > 0 else 0.0
     return {
         "central": yearly_series(params[b + "central_special_funds"], year, growth),
         "provincial": yearly_series(params[b + "provincial_funds"], year, growth),
         "pooled_agricultural": yearly_series(params[b + "pooled_agricultural_funds"], year, growth),
-        "relocation": yearly_series(params[b + "relocation_funds"], year, None),
+        "relocation": params[b + "relocation_financing"] * relocation_share,
     }
+
+
+def relocation_people(params: ParameterSet, year: int) -> float:
+    """People the relocation plan moves in ``year``: the documented yearly figures
+    (``programs.relocation.people_by_year``) and the rest of ``programs.relocation.planned_people``
+    evenly over the remaining years of ``programs.relocation.years``; 0 outside them."""
+    r = "programs.relocation."
+    period = params[r + "years"]
+    if not period["from"] <= year <= period["to"]:
+        return 0.0
+    years = range(period["from"], period["to"] + 1)
+    documented = {int(y): float(v) for y, v in params[r + "people_by_year"].items() if int(y) in years}
+    if year in documented:
+        return documented[year]
+    rest = [y for y in years if y not in documented]
+    return max(params[r + "planned_people"] - sum(documented.values()), 0.0) / len(rest)
 
 
 def pool_funds(params: ParameterSet, year: int) -> float:

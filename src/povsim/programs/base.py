@@ -38,8 +38,8 @@ OWN = "own"
 """Exits not carried by any programme: the household's own income growth."""
 
 EXITED_RANK = 1e8
-"""Added to an exited household's targeting priority (yuan per person, lower first), so that it
-ranks after every registered household (:meth:`Programme.registered_first`)."""
+"""Added to the targeting priority (yuan per person, lower first) of a household not in the
+registry, so that it ranks after every registered household (:meth:`Programme.registered_first`)."""
 
 
 class ChannelLedger:
@@ -133,11 +133,16 @@ class ChannelLedger:
         """Households and people each channel reached this year (each household once), by region
         (two channel × 3 tables)."""
         households, people = np.zeros((len(CHANNELS), 3)), np.zeros((len(CHANNELS), 3))
+        mark = np.zeros(self.n, bool)  # one pass over a mask is cheaper than sorting the indices
         for c, reached in enumerate(self._reached):
-            if reached:
-                idx = np.unique(np.concatenate(reached))
-                households[c] = np.bincount(hh.region[idx], hh.weight[idx].astype(np.float64), 3)
-                people[c] = np.bincount(hh.region[idx], hh.people_weight_of(idx), 3)
+            if not reached:
+                continue
+            for idx in reached:
+                mark[idx] = True
+            idx = np.flatnonzero(mark)
+            mark[idx] = False
+            households[c] = np.bincount(hh.region[idx], hh.weight[idx].astype(np.float64), 3)
+            people[c] = np.bincount(hh.region[idx], hh.people_weight_of(idx), 3)
         return households, people
 
     @property
@@ -252,14 +257,14 @@ class Programme(ABC):
         period, 000 lines 1453, 2651; 001 line 41; 002 line 703), which averages
         ``governance.post_exit_support_years`` (:attr:`Governance.support_years`)."""
         hh, m = self.model.households, self.model
-        recent_exit = (hh.status == EXITED) & (m.year - hh.exit_year < m.governance.support_years)
+        recent_exit = (hh.status == EXITED) & (m.year - hh.exit_year <= m.governance.support_years)
         return (hh.status == REGISTERED) | recent_exit
 
     def registered_first(self, idx: np.ndarray, priority: np.ndarray) -> np.ndarray:
-        """``priority`` (lower first) with the exited households under post-exit support ranked
-        after every registered one: exited households stay eligible for new enrolments while
-        their support lasts, but the registered poor come first."""
-        return priority + EXITED_RANK * (self.model.households.status[idx] == EXITED)
+        """``priority`` (lower first) with every household not in the registry now (exited ones
+        under post-exit support; on the relocation list, also those the 2015–16 re-check removed)
+        ranked after every registered one: they stay eligible, but the registered poor come first."""
+        return priority + EXITED_RANK * (self.model.households.status[idx] != REGISTERED)
 
     def members(self, idx: np.ndarray) -> np.ndarray:
         """Household sizes of ``idx`` as floats (for yuan-per-person amounts)."""
@@ -338,3 +343,14 @@ class Programme(ABC):
 def active(until: np.ndarray, year: int) -> np.ndarray:
     """Enrolments still running in ``year`` (``until`` is the last year, 0 = never enrolled)."""
     return until >= year
+
+
+def even_pace(year: int, target_year: int) -> float:
+    """The share of what is left to do that an even pace does in ``year`` to finish by
+    ``target_year``: 1 / (years left), all of it from the target year on."""
+    return 1.0 / max(target_year - year + 1, 1)
+
+
+def depreciated(income: np.ndarray | float, rate: float, years: np.ndarray) -> np.ndarray:
+    """An asset's income ``years`` after its support ended, declining at ``rate`` a year."""
+    return income * (1.0 - rate) ** np.asarray(years, np.float64)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from povsim.money import yearly_series
-from povsim.programs.base import Programme, active
+from povsim.programs.base import Programme, active, depreciated
 
 
 class Credit(Programme):
@@ -22,26 +22,27 @@ class Credit(Programme):
         super().__init__(model)
         n = model.households.n
         self.loan_until = np.zeros(n, np.int16)  # last year of the loan's term (0: never borrowed, or defaulted)
-        self.borrowed = np.zeros(n, bool)
+        self.borrowed = np.zeros(n, np.int16)  # year the household first borrowed (0: never)
 
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year
         loan = float(self.param("loan"))
         interest = loan * self.param("interest_rate")
-        running = active(self.loan_until, y)
-        defaulted = np.flatnonzero(running & (self.uniform("default") < self.param("default_prob")))
-        self.loan_until[defaulted] = 0
-        self.record(defaulted, cost=loan * self.param("risk_fund_share"))
         # a loan whose term ended last year is renewed for another term, or repaid
         due = (self.loan_until == y - 1) & (self.loan_until > 0) & self.supported()
         renew = due & (self.uniform("renewal") < self.param("renewal_prob"))
         self.loan_until[renew] = y + self.param("term_years") - 1
+        # running loans (renewed ones included) may default this year
+        running = active(self.loan_until, y)
+        defaulted = np.flatnonzero(running & (self.uniform("default") < self.param("default_prob")))
+        self.loan_until[defaulted] = 0
+        self.record(defaulted, cost=loan * self.param("risk_fund_share"))
         loans = np.flatnonzero(active(self.loan_until, y))
 
         if self.enabled:
             self.record_funds(budget)
             committed = np.bincount(hh.county[loans], interest * hh.weight[loans], budget.size)
-            eligible = np.flatnonzero(self.supported() & (hh.workers > 0) & ~self.borrowed)
+            eligible = np.flatnonzero(self.supported() & (hh.workers > 0) & (self.borrowed == 0))
             priority = self.registered_first(eligible, hh.income_pc_of(eligible) - 1e6 * hh.cause_capital[eligible])
             capacity = yearly_series(self.param("borrowers"), y, 0.0)
             admitted = self.cap(eligible, priority, hh.weight[eligible], capacity)
@@ -52,7 +53,7 @@ class Credit(Programme):
                 budget - committed,
             )
             self.record_places(eligible, admitted, chosen)
-            self.borrowed[chosen] = True
+            self.borrowed[chosen] = y
             self.loan_until[chosen] = y + self.param("term_years") - 1
 
         loans = np.flatnonzero(active(self.loan_until, y))
@@ -60,5 +61,5 @@ class Credit(Programme):
         self.record(loans, gain=ret, transfer=ret, cost=interest)
         # repaid loans: the assets they financed keep producing, with declining income
         repaid = np.flatnonzero((self.loan_until > 0) & (self.loan_until < y))
-        kept = ret * (1.0 - self.param("asset_depreciation")) ** (y - self.loan_until[repaid])
+        kept = depreciated(ret, self.param("asset_depreciation"), y - self.loan_until[repaid])
         self.record(repaid, gain=kept, transfer=kept)

@@ -1,7 +1,7 @@
 """Ecology (生态补偿): ranger and grassland-keeper posts for registered poor people able to work
 in the poor counties (280k by 2017, 004 line 32; +400k by 2020, 001 line 275; 4,000 yuan a year,
 001 line 497), and payments for land in reforestation or grassland protection (5-year cycles,
-002 line 450), a cycle renewed while the household is supported. The registered first, then exited
+002 line 450), paid cycle after cycle while the household is supported. The registered first, then exited
 households under post-exit support. Pool-funded; posts and running payments are paid before new
 enrolments."""
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from povsim.money import yearly_series
-from povsim.programs.base import Programme, active
+from povsim.programs.base import Programme
 
 
 class Ecology(Programme):
@@ -20,19 +20,17 @@ class Ecology(Programme):
         super().__init__(model)
         n = model.households.n
         self.ranger = np.zeros(n, bool)
-        self.paid_until = np.zeros(n, np.int16)
+        self.paid = np.zeros(n, bool)  # land enrolled in a payment cycle
 
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year
         wage = self.param("ranger_wage")
         payment = self.param("compensation_per_mu") * self.param("compensation_land_share") * hh.land.astype(np.float64)
         supported = self.supported()
-        self.ranger[~supported] = False  # posts and payments end with post-exit support
-        self.paid_until[~supported & (self.paid_until >= y)] = y - 1
-        renewed = supported & (self.paid_until == y - 1) & (self.paid_until > 0)  # a cycle ended last year
-        self.paid_until[renewed] = y + self.param("compensation_years") - 1
+        self.ranger &= supported  # posts and payments end with post-exit support
+        self.paid &= supported
         rangers = np.flatnonzero(self.ranger)
-        paid = np.flatnonzero(active(self.paid_until, y))
+        paid = np.flatnonzero(self.paid)
 
         if self.enabled:
             self.record_funds(budget)
@@ -55,14 +53,14 @@ class Ecology(Programme):
             self.record_places(idx, admitted, new_rangers)
             self.ranger[new_rangers] = True
             remaining -= np.bincount(hh.county[new_rangers], wage * hh.weight[new_rangers], remaining.size)
-            idx = np.flatnonzero(in_zone & (self.paid_until == 0) & (hh.land > 0))
+            idx = np.flatnonzero(in_zone & ~self.paid & (hh.land > 0))
             new_paid = self.select(
                 idx, self.registered_first(idx, self.poorest_first(idx)), payment[idx], remaining, name="compensation"
             )
             self.record_places(idx, idx, new_paid)
-            self.paid_until[new_paid] = y + self.param("compensation_years") - 1
+            self.paid[new_paid] = True
 
         rangers = np.flatnonzero(self.ranger)
         self.record(rangers, gain=wage, transfer=wage, cost=wage)
-        paid = np.flatnonzero(active(self.paid_until, y))
+        paid = np.flatnonzero(self.paid)
         self.record(paid, gain=payment[paid], transfer=payment[paid], cost=payment[paid])

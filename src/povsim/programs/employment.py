@@ -1,8 +1,8 @@
 """Employment (转移就业): labour transfer with training and East–West matching for workers with
 schooling, and public-welfare posts and poverty-workshop jobs for the others. Relocated and
 zero-employment households first, so that each has at least one worker employed (003 line 41);
-the registered before exited households under post-exit support. A post is renewed at the end of
-its term while the household is supported and has a worker at home, and ends with its support.
+the registered before exited households under post-exit support. A post is held (renewed each year)
+while the household is supported and has a worker at home to hold it, and ends with its support.
 Pool-funded; running posts are paid before new enrolments."""
 
 from __future__ import annotations
@@ -19,22 +19,20 @@ class Employment(Programme):
         super().__init__(model)
         n = model.households.n
         self.placed_until = np.zeros(n, np.int16)
-        self.post_until = np.zeros(n, np.int16)
+        self.post = np.zeros(n, bool)  # holds a public-welfare post
 
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year
         wage = self.param("post_wage")
         supported = self.supported()
         home = hh.workers - hh.migrants
-        self.post_until[~supported | (home == 0)] = 0  # posts end with post-exit support, or with no one to hold them
-        renewed = (self.post_until == y - 1) & (self.post_until > 0)  # a term ended last year: renewed
-        self.post_until[renewed] = y + self.param("post_years") - 1
-        posts = np.flatnonzero(active(self.post_until, y))
+        self.post &= supported & (home > 0)  # posts end with post-exit support, or with no one to hold them
+        posts = np.flatnonzero(self.post)
         post_cost = np.bincount(hh.county[posts], wage * hh.weight[posts], budget.size)
 
         if self.enabled:
             self.record_funds(budget)
-            idx = np.flatnonzero(supported & (home > 0) & ~active(self.placed_until, y) & ~active(self.post_until, y))
+            idx = np.flatnonzero(supported & (home > 0) & ~active(self.placed_until, y) & ~self.post)
             relocated = model.relocation_recent()[idx]
             zero_employment = hh.migrants[idx] == 0
             priority = self.registered_first(idx, hh.income_pc_of(idx) - 1e6 * relocated - 1e5 * zero_employment)
@@ -46,10 +44,10 @@ class Employment(Programme):
             by_post = chosen[hh.skills[chosen] < 1]
             hh.migrants[by_transfer] += 1
             self.placed_until[by_transfer] = y + self.param("transfer_years") - 1
-            self.post_until[by_post] = y + self.param("post_years") - 1
+            self.post[by_post] = True
             self.record(by_transfer, cost=self.param("transfer_cost_per_worker"))
 
-        posts = np.flatnonzero(active(self.post_until, y))
+        posts = np.flatnonzero(self.post)
         self.record(posts, gain=wage, transfer=wage, cost=wage)
         # placed workers still away: their remittance is the channel's (already in market income)
         placed = np.flatnonzero(active(self.placed_until, y) & (hh.migrants > 0))

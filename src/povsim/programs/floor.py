@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from povsim.money import yearly_series
-from povsim.programs.base import Programme
+from povsim.programs.base import Programme, even_pace
 
 
 class Floor(Programme):
@@ -94,12 +94,15 @@ class Floor(Programme):
         if y >= start:
             # the registry link at an even pace: a share 1 / (years left) of the qualifying registered
             # households not yet covered each year, all of them from the target year on
-            share = 1.0 / max(target - y + 1, 1)
-            self.covered |= qualifies & self.supported() & (self.uniform("registry_link") < share)
-        idx = np.flatnonzero(qualifies & self.covered & (income_pc < standard))
+            linked = qualifies & self.supported() & (self.uniform("registry_link") < even_pace(y, target))
+            self.covered |= linked
+        below = qualifies & (income_pc < standard)
+        idx = np.flatnonzero(below & self.covered)
         top_up = (standard[idx] - income_pc[idx]) * self.members(idx)
         funds = self.entitlement_funds(idx, top_up)
         chosen = self.select(idx, income_pc[idx], top_up, funds, by_county=False)
         pos = np.searchsorted(idx, chosen)
-        self.record_places(idx, idx, chosen)
+        # places: those who qualify and are below their standard; of them, those covered (take-up
+        # and the registry link are the floor's capacity); and those paid within the funds
+        self.record_places(np.flatnonzero(below), idx, chosen)
         self.record(chosen, gain=top_up[pos], transfer=top_up[pos], cost=top_up[pos])

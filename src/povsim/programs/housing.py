@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.programs.base import Programme
+from povsim.programs.base import Programme, even_pace
 
 
 class Housing(Programme):
@@ -23,8 +23,7 @@ class Housing(Programme):
             return
         hh, y = model.households, model.year
         eligible = np.flatnonzero(self.supported() & ~(hh.housing_safe & hh.water_safe))
-        years_left = max(self.param("target_year") - y + 1, 1)
-        share = 1.0 / years_left
+        share = even_pace(y, self.param("target_year"))
         idx = self.cap(
             eligible, self.poorest_first(eligible), hh.weight[eligible], float(hh.weight[eligible].sum()) * share
         )

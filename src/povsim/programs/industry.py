@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.programs.base import Programme, active
-
-FOREVER = 9999
+from povsim.programs.base import Programme, active, depreciated
 
 
 class Industry(Programme):
@@ -72,8 +70,9 @@ class Industry(Programme):
         # a project's income while it runs, and its assets' declining income after
         projects = np.flatnonzero(self.project_until > 0)
         after = np.maximum(y - self.project_until[projects], 0)
-        gain = self.param("production_gain_per_person") * self.members(projects)
-        gain *= (1.0 - self.param("asset_depreciation")) ** after
+        gain = depreciated(
+            self.param("production_gain_per_person") * self.members(projects), self.param("asset_depreciation"), after
+        )
         self.record(projects, gain=gain, transfer=gain)
         assets = np.flatnonzero(self.pv | self.equity)
         equity = np.where(self.equity[assets], np.float64(self.param("equity_per_household")), 0.0)

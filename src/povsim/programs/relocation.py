@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from povsim.money import relocation_people
 from povsim.programs.base import Programme
 
 
@@ -38,19 +39,8 @@ class Relocation(Programme):
         return self.model.households.hazard_zone & (self.year_moved == 0) & self.willing
 
     def capacity(self, year: int) -> float:
-        """People the plan relocates in ``year``: the documented yearly figures, and the rest of
-        ``relocation.planned_people`` evenly over the remaining years of ``relocation.years``."""
-        period = self.param("years")
-        if not period["from"] <= year <= period["to"]:
-            return 0.0
-        documented = {int(y): float(v) for y, v in self.param("people_by_year").items()}
-        if year in documented:
-            return documented[year]
-        rest = [y for y in range(period["from"], period["to"] + 1) if y not in documented]
-        left = self.param("planned_people") - sum(
-            v for y, v in documented.items() if period["from"] <= y <= period["to"]
-        )
-        return max(left, 0.0) / len(rest)
+        """People the plan relocates in ``year`` (:func:`povsim.money.relocation_people`)."""
+        return relocation_people(self.model.params, year)
 
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year
