@@ -25,7 +25,10 @@ from povsim.model import PovertyModel, resolve_scenario
 from povsim.observed import (
     COUNTIES_EXITED,
     FORECAST_ORIGIN,
+    REGIONAL_POOR_PEOPLE,
     REGISTERED_POOR_PEOPLE,
+    RELOCATED_PEOPLE,
+    REREGISTERED_PEOPLE,
     SURVEY_INCIDENCE,
     SURVEY_POOR_PEOPLE,
 )
@@ -45,7 +48,16 @@ def _cli(args: list[str]) -> tuple[int, str, str]:
 
 
 def test_no_observation_after_the_forecast_origin():
-    for series in (SURVEY_POOR_PEOPLE, SURVEY_INCIDENCE, REGISTERED_POOR_PEOPLE, COUNTIES_EXITED):
+    series_all = (
+        SURVEY_POOR_PEOPLE,
+        SURVEY_INCIDENCE,
+        REGISTERED_POOR_PEOPLE,
+        COUNTIES_EXITED,
+        REGIONAL_POOR_PEOPLE,
+        RELOCATED_PEOPLE,
+        REREGISTERED_PEOPLE,
+    )
+    for series in series_all:
         assert max(series) <= FORECAST_ORIGIN == 2017
     targets = default_targets()
     assert targets and all(t.year <= 2017 for t in targets)
@@ -100,6 +112,15 @@ def test_calibrated_baseline_county_exits_within_tolerance(baseline_ten_seeds):
     target = next(t for t in default_targets() if t.outcome == "counties_exited_2016")
     mean = baseline_ten_seeds["counties_exited_2016"].mean()
     assert abs(mean - target.observed) <= 2 * target.sd
+
+
+@pytest.mark.parametrize("outcome", ["reregistered_people_2016", "relocated_people_2016", "relocated_people_2017"])
+def test_calibrated_baseline_relocation_and_reregistration_within_acceptance(baseline_ten_seeds, outcome):
+    """Checked targets (issue 16): relocation within 10% of the NDRC figures, re-registration within a
+    factor of two of the poverty office's. The regional split and the counties by 2017 are not met
+    yet (docs/calibration.md, Targets)."""
+    target = next(t for t in default_targets() if t.outcome == outcome)
+    assert target.accepts(baseline_ten_seeds[outcome].mean())
 
 
 def test_calibrated_values_are_what_runs_use():
@@ -223,7 +244,10 @@ def test_calibrate_cli_quick(tmp_path):
     people = report[report["fitted"] & report["target"].str.contains("people")]
     assert len(people) == 4
     assert (people["calibrated_rel_error"].abs() <= 0.05).all()  # even the quick fit meets the 5% acceptance
+    assert (report["met"] == [default_targets()[i].accepts(v) for i, v in enumerate(report["calibrated_mean"])]).all()
     manifest = json.loads((tmp_path / "cal" / "calibration.json").read_text())
+    assert manifest["accepted"] == report.loc[report["fitted"], "met"].all()
+    assert set(manifest["missed_fitted"]) == set(report.loc[report["fitted"] & ~report["met"], "label"])
     assert manifest["loss"] < manifest["loss_at_documented_values"]
     assert tomllib.loads((tmp_path / "cal.toml").read_text())["meta"]["mode"] == "quick"
 
@@ -269,6 +293,13 @@ def test_forecast_cli_prints_intervals_and_naive_trends(tmp_path):
     assert (table["model_mean"] <= table["model_p95"] + 1e-6).all()
     assert table[(table.year > 2017)]["observed"].isna().all()
     assert (tmp_path / "forecast.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "decomposition.png").read_bytes().startswith(b"\x89PNG")
+    assert "Why each year moves" in out and "share of runs meeting the 2020 target" in out
+    decomposition = pd.read_csv(tmp_path / "decomposition.csv")
+    assert set(decomposition["year"]) == set(range(2015, 2021))
+    assert {"change", "fell_into_poverty_people", "escaped_poverty_people", "exits_people"} <= set(
+        decomposition["component"]
+    )
 
 
 def test_forecast_rejects_one_rep(tmp_path):

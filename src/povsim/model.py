@@ -38,6 +38,7 @@ STOCK_MEASURES = (
     "unregistered_income_poor_people",
     "registered_not_income_poor_people",
     "exited_people",
+    "relocated_people",
     "counties_exited",
     "villages_exited",
 )
@@ -53,6 +54,9 @@ FLOW_MEASURES = (
     "relapse_people",
     "false_exits_people",
     "false_exits_detected_people",
+    "fell_into_poverty_people",
+    "escaped_poverty_people",
+    "newly_poor_people",
 )
 RELAPSE_YEARS = ("1y", "2y", "3y", "4y_plus")
 """Relapse by years since exit: measures ``relapse_people_1y`` … ``relapse_people_4y_plus``."""
@@ -294,6 +298,7 @@ class PovertyModel(mesa.Model):
             "unregistered_income_poor_people": people_cells[:, :, 1].sum(axis=1) - people_cells[:, reg, 1],
             "exited_people": people_cells[:, exited, :].sum(axis=1),
             "registered_not_income_poor_people": people_cells[:, reg, 0],
+            "relocated_people": by_region(self.programme("relocation").year_moved > 0),
         }
         rural = self.params.region("population.rural_population")
         values: dict[str, np.ndarray] = dict(stocks)
@@ -312,6 +317,9 @@ class PovertyModel(mesa.Model):
                     "relapse_people": by_region(f.relapses),
                     "false_exits_people": by_region(f.false_exits),
                     "false_exits_detected_people": by_region(f.false_exits_detected),
+                    "fell_into_poverty_people": by_region(f.fell_into_poverty),
+                    "escaped_poverty_people": by_region(f.escaped_poverty),
+                    "newly_poor_people": by_region(f.newly_poor),
                 }
             )
             since = self.year - hh.exit_year

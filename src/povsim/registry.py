@@ -50,6 +50,9 @@ class RegistryFlows:
     removed: np.ndarray
     false_exits: np.ndarray  # attempted exits of households still below the line
     false_exits_detected: np.ndarray  # of which the evaluation detected and reversed
+    fell_into_poverty: np.ndarray  # below the line this year, not last year (any status)
+    escaped_poverty: np.ndarray  # below the line last year, not this year (any status)
+    newly_poor: np.ndarray  # fell into poverty while not registered (before this year's update)
 
     @property
     def entries(self) -> np.ndarray:
@@ -170,7 +173,10 @@ class Registry:
         hh.relapse_year[relapses] = y
         self.false_exit[exits] = false[exits]
         self.false_exit[rereg] = False
-        return RegistryFlows(exits, relapses, new, rereg, removed, false, detected)
+        fell_in = hh.poor & ~hh.poor_prev
+        escaped = hh.poor_prev & ~hh.poor
+        newly_poor = fell_in & (status == NOT_REGISTERED)
+        return RegistryFlows(exits, relapses, new, rereg, removed, false, detected, fell_in, escaped, newly_poor)
 
     def _within_quota(self, candidates: np.ndarray, assessed: np.ndarray) -> np.ndarray:
         """Candidates a county may register this year: poorest first, up to its quota of

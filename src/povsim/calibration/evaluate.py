@@ -33,27 +33,52 @@ COHORT_YEARS = (2015, 2016, 2017)
 """Exit cohorts whose three-year sustainability is known by 2020: cost per sustained exit uses them."""
 
 
+NATIONAL_MEASURES = (
+    "poor_people",
+    "incidence",
+    "registered_poor_people",
+    "counties_exited",
+    "relocated_people",
+    "exits_people",
+    "relapse_people",
+    "reregistered_people",
+    "newly_registered_people",
+    "removed_people",
+    "fell_into_poverty_people",
+    "escaped_poverty_people",
+    "newly_poor_people",
+)
+"""Measures :func:`outcomes` reports nationally for every year: stocks, the registry's flows and
+the flows of the survey-definition headcount (``fell_into_poverty_people``,
+``escaped_poverty_people``: poor(t) − poor(t−1) = fell in − escaped)."""
+
+
 def outcomes(results: pd.DataFrame) -> dict[str, float]:
     """Named scalar outcomes of one run, from its tidy results table.
 
-    Keys: ``poor_people_<year>``, ``poor_people_<region>_<year>``, ``incidence_<year>``,
-    ``registered_poor_people_<year>``, ``counties_exited_<year>`` for every reported year;
-    ``relapse_people_2016_<last>`` (relapse summed from 2016 to the last year);
-    ``spending_yuan_2015_<last>``; and, when the 2015–2017 cohorts have been followed for three
-    years, ``cost_per_sustained_exit_yuan`` (their spending over their sustained exits).
+    Keys: ``<measure>_<year>`` for each of :data:`NATIONAL_MEASURES` and every reported year (flows
+    from the first simulated year); ``poor_people_<region>_<year>``; ``exits_people_<channel>_<year>``
+    (registry exits credited to each channel); ``relapse_people_2016_<last>`` (relapse summed from
+    2016 to the last year); ``spending_yuan_2015_<last>``; and, when the 2015–2017 cohorts have been
+    followed for three years, ``cost_per_sustained_exit_yuan`` (their spending over their sustained
+    exits).
     """
+    national_rows = results[results["region"] == "national"]
+    exits = national_rows[(national_rows["measure"] == "exits_people") & (national_rows["channel"] != "all")]
     allc = results[results["channel"] == "all"]
     table = allc.pivot_table(index="year", columns=["measure", "region"], values="value", aggfunc="first")
     out: dict[str, float] = {}
     years = [int(y) for y in table.index]
     for year in years:
         row = table.loc[year]
-        for measure in ("poor_people", "incidence", "registered_poor_people", "counties_exited"):
-            if (measure, "national") in row.index:
+        for measure in NATIONAL_MEASURES:
+            if (measure, "national") in row.index and row[(measure, "national")] == row[(measure, "national")]:
                 out[f"{measure}_{year}"] = float(row[(measure, "national")])
         for region in REGIONS:
             if ("poor_people", region) in row.index:
                 out[f"poor_people_{region}_{year}"] = float(row[("poor_people", region)])
+    for channel, year, value in exits[["channel", "year", "value"]].itertuples(index=False):
+        out[f"exits_people_{channel}_{int(year)}"] = float(value)
     last = max(years)
 
     def national(measure: str) -> pd.Series:

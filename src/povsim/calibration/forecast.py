@@ -11,6 +11,7 @@ constant rate of decline). By region they apply the national trend to each regio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,12 +40,89 @@ class Forecast:
             where observed (≤ 2017, national), and the two naive forecasts.
         runs: one row per replication: its parameter draw, seed and outcomes.
         parameter_draws: draws used (0 when uncalibrated: stochastic variation only).
+        decomposition: one row per year and component of the national headcount's change and
+            the registry's flows (:func:`decomposition`).
     """
 
     table: pd.DataFrame
     runs: pd.DataFrame
     parameter_draws: int
     notes: list[str] = field(default_factory=list)
+    decomposition: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+HEADCOUNT_COMPONENTS: tuple[tuple[str, str], ...] = (
+    ("change", "change in poor people (survey definition)"),
+    ("fell_into_poverty_people", "fell below the line"),
+    ("relapse_people", "  of whom exited households (relapse)"),
+    ("newly_poor_people", "  of whom never registered (newly poor)"),
+    ("registered_fell_in", "  of whom registered, not yet exited"),
+    ("escaped_poverty_people", "rose above the line"),
+)
+"""The headcount's change, ``poor(t) − poor(t−1) = fell below − rose above``, and who fell below."""
+
+REGISTRY_COMPONENTS: tuple[tuple[str, str], ...] = (
+    ("exits_people", "registry exits"),
+    ("reregistered_people", "re-registered (exited households taken back)"),
+    ("newly_registered_people", "newly registered"),
+    ("removed_people", "removed by the re-check"),
+)
+"""The registry's flows of the year."""
+
+
+def decomposition(runs: pd.DataFrame) -> pd.DataFrame:
+    """Why each year's headcount moves: per year and component, the mean over the runs and the
+    5% and 95% points.
+
+    Components: the change in the survey-definition headcount and its two sides — people who fell
+    below the line (split into exited households relapsing, never-registered households becoming
+    poor, and registered households falling further) and people who rose above it; the registry's
+    exits, re-registrations, new registrations and removals; and the registry exits credited to each
+    channel (``exits: <channel>``). The identity ``change = fell below − rose above`` holds run by run.
+    """
+    years = sorted(int(c.rsplit("_", 1)[1]) for c in runs.columns if c.startswith("fell_into_poverty_people_"))
+    channels = sorted(
+        {c[len("exits_people_") :].rsplit("_", 1)[0] for c in runs.columns if c.startswith("exits_people_")}
+        - {str(y) for y in years}
+    )
+    rows = []
+    for year in years:
+        values: dict[str, tuple[str, str, pd.Series]] = {}
+        values["change"] = (
+            "headcount",
+            HEADCOUNT_COMPONENTS[0][1],
+            runs[f"poor_people_{year}"] - runs[f"poor_people_{year - 1}"],
+        )
+        for key, label in HEADCOUNT_COMPONENTS[1:]:
+            if key == "registered_fell_in":
+                v = (
+                    runs[f"fell_into_poverty_people_{year}"]
+                    - runs[f"relapse_people_{year}"]
+                    - runs[f"newly_poor_people_{year}"]
+                )
+            else:
+                v = runs[f"{key}_{year}"]
+            values[key] = ("headcount", label, v)
+        for key, label in REGISTRY_COMPONENTS:
+            values[key] = ("registry", label, runs.get(f"{key}_{year}", pd.Series(0.0, index=runs.index)))
+        for channel in channels:
+            col = f"exits_people_{channel}_{year}"
+            if col in runs:
+                values[f"exits_{channel}"] = ("exits by channel", f"exits: {channel}", runs[col])
+        for key, (group, label, v) in values.items():
+            lo, hi = interval(v)
+            rows.append(
+                {
+                    "year": year,
+                    "group": group,
+                    "component": key,
+                    "label": label,
+                    "mean": float(v.mean()),
+                    "p05": lo,
+                    "p95": hi,
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def ensemble_points() -> list[dict[str, float]]:
@@ -55,9 +133,10 @@ def ensemble_points() -> list[dict[str, float]]:
     return [{p: v[i] for p, v in columns.items()} for i in range(n)]
 
 
-def naive_trends(years: range | list[int]) -> pd.DataFrame:
-    """Linear and log-linear trends fitted to the survey headcount of 2014–2017, for ``years``."""
-    x = np.array(NAIVE_YEARS, float)
+def naive_trends(years: range | list[int], fit_years: Sequence[int] = NAIVE_YEARS) -> pd.DataFrame:
+    """Linear and log-linear trends fitted to the survey headcount of ``fit_years`` (default
+    2014–2017, the calibration window; a backtest passes 2014 to its origin), for ``years``."""
+    x = np.array(fit_years, float)
     y = np.array([SURVEY_POOR_PEOPLE[int(t)] for t in x])
     lin = np.polyfit(x, y, 1)
     loglin = np.polyfit(x, np.log(y), 1)
@@ -123,7 +202,11 @@ def run_forecast(
                 }
             )
     return Forecast(
-        table=pd.DataFrame(rows), runs=runs, parameter_draws=len(points) if points != [{}] else 0, notes=notes
+        table=pd.DataFrame(rows),
+        runs=runs,
+        parameter_draws=len(points) if points != [{}] else 0,
+        notes=notes,
+        decomposition=decomposition(runs),
     )
 
 
@@ -175,5 +258,82 @@ def forecast_figure(fc: Forecast) -> bytes:
             ax.legend(fontsize=7)
     draws = f"{fc.parameter_draws} posterior draws" if fc.parameter_draws else "no parameter uncertainty"
     fig.suptitle(f"Forecast from the end of {FORECAST_ORIGIN}: {len(fc.runs)} runs ({draws} × own seeds)", fontsize=11)
+    fig.tight_layout()
+    return png_bytes(fig)
+
+
+def decomposition_text(fc: Forecast) -> str:
+    """The decomposition's means by year as a printable table (millions of people)."""
+    d = fc.decomposition
+    d = d[d["group"] != "exits by channel"]
+    t = d.pivot_table(index=["group", "component"], columns="year", values="mean", sort=False) / 1e6
+    labels = d.drop_duplicates("component").set_index("component")["label"]
+    years = list(t.columns)
+    lines = [f"{'':<48}" + "".join(f"{y:>8}" for y in years)]
+    for (_, comp), row in t.iterrows():
+        lines.append(f"{labels[comp]:<48}" + "".join(f"{v:8.2f}" for v in row))
+    return "\n".join(lines)
+
+
+def decomposition_figure(fc: Forecast) -> bytes:
+    """Why each year moves (PNG): the headcount's inflows (stacked by who fell below the line) and
+    outflows with the net change and its 90% interval; and the registry exits by channel with the
+    re-registrations and new registrations."""
+    import matplotlib.pyplot as plt
+
+    from povsim.reporting import png_bytes
+
+    d = fc.decomposition
+    mean = d.pivot_table(index="year", columns="component", values="mean") / 1e6
+    lo = d.pivot_table(index="year", columns="component", values="p05") / 1e6
+    hi = d.pivot_table(index="year", columns="component", values="p95") / 1e6
+    years = list(mean.index)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 6.5), dpi=110)
+
+    bottom = np.zeros(len(years))
+    for key, label, color in (
+        ("relapse_people", "fell below: exited households (relapse)", "C3"),
+        ("newly_poor_people", "fell below: never registered (newly poor)", "C1"),
+        ("registered_fell_in", "fell below: registered, not exited", "C8"),
+    ):
+        ax1.bar(years, mean[key], bottom=bottom, color=color, label=label)
+        bottom += mean[key].to_numpy()
+    ax1.bar(years, -mean["escaped_poverty_people"], color="C2", label="rose above the line")
+    ax1.errorbar(
+        years,
+        mean["change"],
+        yerr=[mean["change"] - lo["change"], hi["change"] - mean["change"]],
+        fmt="-ko",
+        capsize=3,
+        label="net change in poor people (90% interval)",
+    )
+    ax1.axhline(0, color="k", lw=0.6)
+    ax1.axvline(FORECAST_ORIGIN + 0.5, color="grey", lw=0.8, ls=":")
+    ax1.set_title("Poor people (survey definition): who fell below and rose above the line")
+    ax1.set_ylabel("millions of people in the year")
+    ax1.set_xticks(years)
+    ax1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
+    ax1.grid(axis="y", alpha=0.3)
+
+    channel_cols = [c for c in mean.columns if c.startswith("exits_") and c != "exits_people"]
+    channel_cols.sort(key=lambda c: -float(mean[c].sum()))
+    bottom = np.zeros(len(years))
+    for i, col in enumerate(channel_cols):
+        ax2.bar(years, mean[col], bottom=bottom, color=f"C{i % 10}", label=col.replace("exits_", "exits: "))
+        bottom += mean[col].to_numpy()
+    ax2.plot(years, mean["reregistered_people"], "k^--", label="re-registered")
+    ax2.plot(years, mean["newly_registered_people"], "ks:", mfc="none", label="newly registered")
+    ax2.axvline(FORECAST_ORIGIN + 0.5, color="grey", lw=0.8, ls=":")
+    ax2.set_title("Registry: exits by channel credited, and entries")
+    ax2.set_ylabel("millions of people in the year")
+    ax2.set_xticks(years)
+    ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4)
+    ax2.grid(axis="y", alpha=0.3)
+    share = fc.table.loc[(fc.table["region"] == "national") & (fc.table["year"] == HORIZON), "target_met_share"]
+    fig.suptitle(
+        f"Why each year moves: means of {len(fc.runs)} forecast runs (dotted: the forecast origin, {FORECAST_ORIGIN}); "
+        f"share of runs meeting the {HORIZON} target: {float(share.iloc[0]):.0%}",
+        fontsize=10,
+    )
     fig.tight_layout()
     return png_bytes(fig)
