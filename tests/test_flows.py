@@ -247,3 +247,48 @@ def test_backtest_rejects_an_origin_it_cannot_score(tmp_path, capsys):
     assert code == 2
     assert "--origin 2017: must be one of 2015, 2016" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+# -- identifiability screening on the targets ----------------------------------------------------
+
+
+def test_sensitivity_on_the_targets_writes_identifiability_in_tolerances(tmp_path):
+    from povsim.cli import main
+
+    out = tmp_path / "ident"
+    args = ["sensitivity", "--method", "morris", "--outcomes", "targets", "--n", "2", "--scale", "8000"]
+    args += ["--vary", "programs.floor.take_up,economy.growth.local_wage", "--workers", "2", "--out", str(out)]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(args) == 0
+    assert "Identifiability" in buf.getvalue()
+    assert '"end_year": 2017' in (out / "manifest.json").read_text()
+    table = pd.read_csv(out / "identifiability.csv").set_index("parameter")
+    indices = pd.read_csv(out / "indices.csv")
+    sd = {t.outcome: t.sd for t in default_targets()}
+    assert "poor_people_west_2017" in table.columns and "incidence_2016" not in table.columns
+    for outcome in ("poor_people_2016", "counties_exited_2017", "reregistered_people_2016"):
+        mu = indices[(indices.outcome == outcome) & (indices["index"] == "mu_star")].set_index("parameter")["value"]
+        np.testing.assert_allclose(table.loc[mu.index, outcome], mu / sd[outcome])
+    assert (table["max"] == table.drop(columns=["max", "targets_moved"]).max(axis=1)).all()
+    assert table.loc["programs.floor.take_up", "max"] > 1  # the floor's take-up moves the headcounts
+
+
+def test_sensitivity_on_the_targets_needs_2017(tmp_path, capsys):
+    from povsim.cli import main
+
+    code = main(
+        [
+            "sensitivity",
+            "--method",
+            "morris",
+            "--outcomes",
+            "targets",
+            "--end-year",
+            "2016",
+            "--out",
+            str(tmp_path / "s"),
+        ]
+    )
+    assert code == 2 and "the targets outcomes need 2017–2025" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

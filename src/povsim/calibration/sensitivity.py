@@ -44,6 +44,31 @@ def default_outcomes(end_year: int = 2020) -> dict[str, str]:
 OUTCOMES: dict[str, str] = default_outcomes(2020)
 """The outcomes analysed by default (runs to 2020), with their labels."""
 
+
+def target_outcomes() -> dict[str, str]:
+    """The calibration targets as outcomes (``--outcomes targets``), with their labels: every target
+    after 2014 (2014 is reproduced by construction) except incidence (the headcount over an input)."""
+    from povsim.calibration.targets import default_targets
+
+    return {t.outcome: t.label for t in default_targets() if t.year > 2014 and not t.outcome.startswith("incidence")}
+
+
+def identifiability(result: SensitivityResult) -> pd.DataFrame:
+    """Morris μ* of each parameter on each calibration target, in the target's tolerances: one row per
+    parameter (most influential first), a column per target, and ``max`` and ``targets_moved`` (how
+    many targets it moves by more than one tolerance over its range)."""
+    from povsim.calibration.targets import default_targets
+
+    sd = {t.outcome: t.sd for t in default_targets()}
+    sub = result.indices[(result.indices["index"] == "mu_star") & result.indices["outcome"].isin(sd)]
+    wide = sub.pivot(index="parameter", columns="outcome", values="value")
+    wide = wide[[o for o in result.outcomes if o in wide.columns]]
+    wide = wide / pd.Series({o: sd[o] for o in wide.columns})
+    wide["max"] = wide.max(axis=1)
+    wide["targets_moved"] = (wide.drop(columns="max") > 1).sum(axis=1)
+    return wide.sort_values("max", ascending=False)
+
+
 METHODS = ("morris", "sobol")
 MORRIS_LEVELS = 4
 
@@ -213,8 +238,12 @@ def figure(result: SensitivityResult, top: int = 15) -> bytes:
     from povsim.reporting import png_bytes
 
     names = list(result.outcomes)
-    fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 0.32 * top + 1.6), squeeze=False)
-    for ax, outcome in zip(axes[0], names, strict=True):
+    cols = min(len(names), 4)
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, (0.32 * top + 1.6) * rows), squeeze=False)
+    for ax in axes.flat[len(names) :]:
+        ax.set_visible(False)
+    for ax, outcome in zip(axes.flat, names, strict=False):
         wide = result.ranking(outcome, top).iloc[::-1]
         pos = np.arange(len(wide))
         if result.method == "morris":
@@ -232,5 +261,5 @@ def figure(result: SensitivityResult, top: int = 15) -> bytes:
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{result.method.capitalize()} sensitivity ({result.runs} runs)", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
     return png_bytes(fig)
