@@ -292,3 +292,21 @@ def test_sensitivity_on_the_targets_needs_2017(tmp_path, capsys):
     )
     assert code == 2 and "the targets outcomes need 2017–2025" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+# -- a regional gradient of the 低保 standards (a candidate mechanism for the regional split) -----
+
+
+def test_region_ratio_raises_a_regions_standards_and_keeps_the_national_average():
+    base = PovertyModel(seed=2, scale=4000, end_year=2015)
+    east = PovertyModel(seed=2, scale=4000, end_year=2015, programs__floor__region_ratio__east=2.0)
+    geo, rural = base.geography, base.governance.rural_people
+    f0, f1 = base.programme("floor").county_factor, east.programme("floor").county_factor
+    # the national average over rural people is the MCA's in both
+    assert (f0 * rural).sum() / rural.sum() == pytest.approx(1.0)
+    assert (f1 * rural).sum() / rural.sum() == pytest.approx(1.0)
+    is_east = geo.county_region == 0
+    ratio = f1 / f0
+    # every eastern county's standard rises by the same factor against the others', which fall alike
+    assert np.allclose(ratio[is_east] / ratio[~is_east].mean(), 2.0)
+    assert np.allclose(ratio[~is_east], ratio[~is_east][0]) and ratio[~is_east][0] < 1

@@ -45,6 +45,7 @@ class Floor(Programme):
         sigma = float(self.param("standard_sigma"))
         z = model.streams.get("floor.county_standard").standard_normal(geo.n_counties)
         factor = np.exp(sigma * z - 0.5 * sigma**2) * np.where(geo.county_poor, self.param("poor_county_ratio"), 1.0)
+        factor *= model.params.region("programs.floor.region_ratio")[geo.county_region]
         rural = model.governance.rural_people
         self.county_factor = factor * (rural.sum() / (factor * rural).sum())
         # coverage is the household's: a fixed draw, so it does not churn from year to year; from the
