@@ -310,3 +310,39 @@ def test_region_ratio_raises_a_regions_standards_and_keeps_the_national_average(
     # every eastern county's standard rises by the same factor against the others', which fall alike
     assert np.allclose(ratio[is_east] / ratio[~is_east].mean(), 2.0)
     assert np.allclose(ratio[~is_east], ratio[~is_east][0]) and ratio[~is_east][0] < 1
+
+
+# -- re-checking a written calibration -------------------------------------------------------------
+
+
+def test_calibrate_check_reruns_the_calibration_against_every_target(tmp_path):
+    from povsim.calibration.evaluate import Evaluator
+    from povsim.cli import main
+    from povsim.experiments.spec import rep_seed
+    from povsim.model import resolve_scenario
+    from povsim.parameters import calibrated_path
+
+    before = calibrated_path().read_bytes()
+    out = tmp_path / "check"
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["calibrate", "--check", "--scale", "8000", "--workers", "2", "--out", str(out)])
+    assert code == 0
+    assert {p.name for p in out.iterdir()} == {"fit.csv", "fit.png", "posterior.csv", "calibration.json"}
+    assert calibrated_path().read_bytes() == before  # nothing is refitted or rewritten
+    report = pd.read_csv(out / "fit.csv").set_index("target")
+    assert set(report.index) == {t.outcome for t in default_targets()}
+    # the check runs are the baseline's ten batch seeds under the committed calibration
+    sc = resolve_scenario(None)
+    with Evaluator(sc, [rep_seed(sc.run.seed, r) for r in range(10)], end_year=2017, scale=8000, workers=2) as ev:
+        runs = ev.evaluate([{}])
+    for outcome in ("poor_people_2016", "poor_people_west_2017", "counties_exited_2017"):
+        assert report.loc[outcome, "calibrated_mean"] == pytest.approx(runs[outcome].mean())
+    assert '"mode": "check"' in (out / "calibration.json").read_text()
+
+
+def test_calibrate_check_needs_a_file_to_check(tmp_path, capsys):
+    from povsim.cli import main
+
+    code = main(["calibrate", "--check", "--params-file", str(tmp_path / "none.toml"), "--out", str(tmp_path / "o")])
+    assert code == 2 and "no such file to check" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

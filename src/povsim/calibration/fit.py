@@ -393,6 +393,65 @@ def calibrate(
     )
 
 
+def check_calibration(
+    scenario: Scenario,
+    *,
+    targets: Sequence[Target] | None = None,
+    scale: float = 1000.0,
+    workers: int | None = None,
+    progress: bool = False,
+    params_file: Path | None = None,
+) -> Calibration:
+    """Re-check a written calibration against ``targets`` (default: every target) without fitting:
+    run its values with the ten check seeds, the documented values alike, and its posterior draws
+    with the seeds ``calibrate`` gave them, and report as a calibration does. For a new target or a
+    changed model, before deciding whether to recalibrate.
+
+    Raises:
+        PovsimInputError: the file holds no calibration.
+    """
+    t_start = time.perf_counter()
+    data = read_calibrated(params_file)
+    values = {p: item["value"] for p, item in data.get("parameters", {}).items()}
+    if not values:
+        raise PovsimInputError(f"{params_file or calibrated_path()}: no calibration to check; run povsim calibrate")
+    targets = list(default_targets() if targets is None else targets)
+    priors = ParameterSet.priors()
+    space = Space.from_paths(priors, list(values))
+    sc = base_scenario(scenario, space)
+    base = sc.run.seed
+    prior_values = {p: priors[p] for p in space.paths}
+    items = data["parameters"]
+    n_draws = min(len(items[p].get("ensemble", [])) for p in space.paths)
+    draws = pd.DataFrame({p: items[p]["ensemble"][:n_draws] for p in space.paths})
+    check_seeds = [rep_seed(base, r) for r in range(CHECK_REPS)]
+    with Evaluator(sc, check_seeds, end_year=FORECAST_ORIGIN, scale=scale, workers=workers, progress=progress) as ev:
+        prior_runs = ev.evaluate([prior_values])
+        check_runs = ev.evaluate([values])
+        draw_seeds = [rep_seed(base, 2000 + i) for i in range(n_draws)]
+        draw_runs = ev.evaluate_paired(draws.to_dict("records"), draw_seeds)
+        runs = ev.runs
+    meta = data.get("meta", {})
+    return Calibration(
+        settings=Settings("check", seeds=CHECK_REPS, lhs=0, max_nfev=0, draws=n_draws),
+        space=space,
+        targets=targets,
+        prior=prior_values,
+        values=values,
+        posterior_sd={p: float(items[p].get("posterior_sd", float("nan"))) for p in space.paths},
+        draws=draws,
+        report=fit_report(targets, prior_runs, check_runs, draw_runs),
+        evaluations=pd.DataFrame(),
+        loss=float(meta.get("loss", float("nan"))),
+        prior_loss=float(meta.get("loss_at_documented_values", float("nan"))),
+        runs=runs,
+        seconds=time.perf_counter() - t_start,
+        check_runs=check_runs,
+        draw_runs=draw_runs,
+        prior_runs=prior_runs,
+    )
+
+
 def _draws(u: np.ndarray, cov: np.ndarray, n: int, seed: int) -> np.ndarray:
     """``n`` draws from N(u, cov) inside the unit cube (rejection, then clipping as a last resort)."""
     if n <= 0:
@@ -503,27 +562,30 @@ def calibrated_toml(cal: Calibration, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_calibration(cal: Calibration, out_dir: str | Path, params_file: str | Path, command: str) -> dict:
+def write_calibration(cal: Calibration, out_dir: str | Path, params_file: str | Path | None, command: str) -> dict:
     """Write the fit report (``fit.csv``, ``fit.png``), ``evaluations.csv``, ``posterior.csv`` and
     ``calibration.json`` into ``out_dir``, and the calibrated values to ``params_file``. Each file
     atomically. Pass :func:`povsim.parameters.calibrated_path` as ``params_file`` to replace the
-    calibration every run uses (what ``povsim calibrate`` does); any other path leaves it alone."""
+    calibration every run uses (what ``povsim calibrate`` does); any other path leaves it alone;
+    None writes the report only (a re-check, :func:`check_calibration`)."""
     from povsim.calibration.report import fit_figure
     from povsim.parameters import _load_calibrated
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    target = Path(str(params_file))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = None if params_file is None else Path(str(params_file))
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
     png = fit_figure(cal)
     written = {
         "fit": write_csv(cal.report, out / "fit.csv"),
         "figure": write_bytes(png, out / "fit.png"),
-        "evaluations": write_csv(cal.evaluations, out / "evaluations.csv"),
         "posterior": write_csv(cal.draws, out / "posterior.csv"),
     }
-    text = calibrated_toml(cal, command)
-    written["params"] = write_bytes(text.encode("utf-8"), target)
+    if len(cal.evaluations):  # a re-check evaluates no fit
+        written["evaluations"] = write_csv(cal.evaluations, out / "evaluations.csv")
+    if target is not None:
+        written["params"] = write_bytes(calibrated_toml(cal, command).encode("utf-8"), target)
     manifest = {
         "command": command,
         "mode": cal.settings.mode,
@@ -542,7 +604,7 @@ def write_calibration(cal: Calibration, out_dir: str | Path, params_file: str | 
         "seconds": round(cal.seconds, 1),
         "version": __version__,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "params_file": str(target),
+        "params_file": str(target) if target is not None else None,
     }
     written["manifest"] = write_json(manifest, out / "calibration.json")
     _load_calibrated.cache_clear()
