@@ -1,9 +1,11 @@
-"""Atomic file output: a file is either absent or complete, never half-written."""
+"""Atomic output: a file is either absent or complete, never half-written, and a folder built with
+:func:`build_folder` and :func:`swap_in` is either the previous one or the new one, never a mixture."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +32,28 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def build_folder(final: Path) -> Path:
+    """A new hidden folder beside ``final`` to build its contents in (with ordinary permissions);
+    put it in place with :func:`swap_in`, and remove it if building fails."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    built = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    built.chmod(0o777 & ~umask)
+    return built
+
+
+def swap_in(built: Path, final: Path) -> None:
+    """Put the complete folder ``built`` at ``final``, replacing what was there."""
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.old-"))
+        os.replace(final, old / final.name)
+    os.replace(built, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_bytes(data: bytes, path: str | Path) -> Path:

@@ -23,16 +23,15 @@ code 2 before anything is written.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from povsim.errors import PovsimInputError
+from povsim.io import build_folder, swap_in
 
 COMPARISON = "comparison"
 """The folder of the scenario comparison, beside the scenario folders."""
@@ -72,27 +71,6 @@ def scenario_files(folder: str | Path = DEFAULT_SCENARIOS) -> list[Path]:
     if not files:
         raise PovsimInputError(f"--scenarios {root}: holds no scenario file (*.toml)")
     return files
-
-
-def _swap_in(built: Path, final: Path) -> None:
-    """Put the complete folder ``built`` at ``final``, replacing what was there."""
-    old = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.old-"))
-        os.replace(final, old / final.name)
-    os.replace(built, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _build(final: Path) -> Path:
-    """A new hidden folder beside ``final`` to build its contents in (with ordinary permissions)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    built = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.tmp-"))
-    umask = os.umask(0)
-    os.umask(umask)
-    built.chmod(0o777 & ~umask)
-    return built
 
 
 def write_reference(
@@ -152,13 +130,13 @@ def write_reference(
     written: dict[str, Path] = {}
     for sc in loaded:
         final = root / sc.name
-        built = _build(final)
+        built = build_folder(final)
         try:
             begun = time.perf_counter()
             model = PovertyModel(sc)
             model.run_model()
             write_outputs(model, built, time.perf_counter() - begun, command=command)
-            _swap_in(built, final)
+            swap_in(built, final)
         finally:
             shutil.rmtree(built, ignore_errors=True)
         written[sc.name] = final
@@ -167,7 +145,7 @@ def write_reference(
             print(f"{final}/: {sc.name}, {model.year}: {poor / 1e6:.2f} M income-poor people", flush=True)
 
     final = root / COMPARISON
-    built = _build(final)
+    built = build_folder(final)
     try:
         report = run_experiment(
             experiment, built, executor=executor, workers=workers, progress=progress, command=command
@@ -179,7 +157,7 @@ def write_reference(
                 f"{first[-1] if first else '?'}"
             )
         comparison = write_comparison(built, report.runs)
-        _swap_in(built, final)
+        swap_in(built, final)
     finally:
         shutil.rmtree(built, ignore_errors=True)
     return ReferenceReport(

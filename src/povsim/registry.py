@@ -99,11 +99,7 @@ class Registry:
         the assessment's stream (the yearly update's, or the 2015–16 re-check's)."""
         m = self.model
         sigma = m.params["governance.assessment_sigma"]
-        # income_pc * exp(sigma * z - sigma**2 / 2), in place
-        z = m.streams.get(f"registry.{name}", m.year).standard_normal(m.households.n)
-        z *= sigma
-        z -= 0.5 * sigma**2
-        np.exp(z, out=z)
+        z = m.streams.mean_one_lognormal(f"registry.{name}", m.year, m.households.n, sigma)
         return np.multiply(m.households.income_pc, z, out=z)
 
     def update(self, guaranteed: np.ndarray | None = None) -> RegistryFlows:

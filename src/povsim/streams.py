@@ -29,6 +29,14 @@ class RandomStreams:
         """``n`` uniforms on [0, 1) from stream ``name`` of ``year``, one per household."""
         return self.get(name, year).random(n, dtype=np.float64)
 
+    def mean_one_lognormal(self, name: str, year: int, n: int, sigma: float) -> np.ndarray:
+        """``n`` mean-one log-normal factors exp(σz − σ²/2), z standard normal from stream ``name``
+        of ``year``: a multiplicative measurement error of log-sd ``sigma``."""
+        z = self.get(name, year).standard_normal(n)
+        z *= sigma
+        z -= 0.5 * sigma**2
+        return np.exp(z, out=z)
+
     def uniform_at(self, name: str, year: int, rows: np.ndarray) -> np.ndarray:
         """The values ``uniform(name, year, n)[rows]`` without drawing the whole stream.
 

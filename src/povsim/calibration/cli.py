@@ -273,12 +273,11 @@ def _print_fit(cal) -> None:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    import os
     import shutil
 
     from povsim.calibration.backtest import backtest_figure, backtest_text, check_origin, run_backtest
     from povsim.calibration.fit import FULL, QUICK, write_calibration
-    from povsim.io import write_bytes, write_csv, write_json
+    from povsim.io import build_folder, swap_in, write_bytes, write_csv, write_json
     from povsim.model import resolve_scenario
 
     check_origin(args.origin)
@@ -302,17 +301,15 @@ def _backtest(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         log=say,
     )
-    # the folder is complete or absent: written beside it, then renamed into place
+    # the folder is complete or absent: built beside it, then swapped in whole
     out = Path(args.out)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    built = build_folder(out)
     command = shlex.join(["povsim", *sys.argv[1:]]) if sys.argv[0].endswith("povsim") else "povsim backtest"
     try:
-        write_calibration(bt.calibration, tmp / "calibration", tmp / "calibrated.toml", command)
-        write_csv(bt.table, tmp / "backtest.csv")
-        write_csv(bt.summary, tmp / "summary.csv")
-        write_bytes(backtest_figure(bt), tmp / "backtest.png")
+        write_calibration(bt.calibration, built / "calibration", built / "calibrated.toml", command)
+        write_csv(bt.table, built / "backtest.csv")
+        write_csv(bt.summary, built / "summary.csv")
+        write_bytes(backtest_figure(bt), built / "backtest.png")
         write_json(
             {
                 "command": command,
@@ -323,18 +320,11 @@ def _backtest(args: argparse.Namespace) -> int:
                 "runs": bt.calibration.runs,
                 "seconds": round(time.perf_counter() - started, 1),
             },
-            tmp / "manifest.json",
+            built / "manifest.json",
         )
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(out)
+        swap_in(built, out)
+    finally:
+        shutil.rmtree(built, ignore_errors=True)
     if not args.quiet:
         print(backtest_text(bt))
         print(f"wrote {out}/ (backtest.csv, summary.csv, backtest.png, calibration/, calibrated.toml, manifest.json)")

@@ -339,6 +339,14 @@ class Programme(ABC):
             self.uniform_of(name, idx),
         )
 
+    def admit(
+        self, idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, capacity: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates :meth:`cap` admits within ``capacity`` and their priorities, to pass on to
+        :meth:`select` (``idx`` sorted, as ``np.flatnonzero`` gives it)."""
+        admitted = self.cap(idx, priority, amount, capacity)
+        return admitted, priority[np.searchsorted(idx, admitted)]
+
 
 def active(until: np.ndarray, year: int) -> np.ndarray:
     """Enrolments still running in ``year`` (``until`` is the last year, 0 = never enrolled)."""

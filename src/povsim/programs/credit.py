@@ -45,13 +45,8 @@ class Credit(Programme):
             eligible = np.flatnonzero(self.supported() & (hh.workers > 0) & (self.borrowed == 0))
             priority = self.registered_first(eligible, hh.income_pc_of(eligible) - 1e6 * hh.cause_capital[eligible])
             capacity = yearly_series(self.param("borrowers"), y, 0.0)
-            admitted = self.cap(eligible, priority, hh.weight[eligible], capacity)
-            chosen = self.select(
-                admitted,
-                priority[np.searchsorted(eligible, admitted)],
-                np.full(admitted.size, interest),
-                budget - committed,
-            )
+            admitted, admitted_priority = self.admit(eligible, priority, hh.weight[eligible], capacity)
+            chosen = self.select(admitted, admitted_priority, np.full(admitted.size, interest), budget - committed)
             self.record_places(eligible, admitted, chosen)
             self.borrowed[chosen] = y
             self.loan_until[chosen] = y + self.param("term_years") - 1

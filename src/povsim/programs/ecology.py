@@ -42,13 +42,11 @@ class Ecology(Programme):
             posts = yearly_series(self.param("ranger_posts"), y, 0.0)
             idx = np.flatnonzero(in_zone & ~self.ranger & (hh.workers > hh.migrants))
             priority = self.registered_first(idx, self.poorest_first(idx))
-            admitted = self.cap(idx, priority, hh.weight[idx], posts - float(hh.weight[rangers].sum()))
+            admitted, admitted_priority = self.admit(
+                idx, priority, hh.weight[idx], posts - float(hh.weight[rangers].sum())
+            )
             new_rangers = self.select(
-                admitted,
-                priority[np.searchsorted(idx, admitted)],
-                np.full(admitted.size, float(wage)),
-                remaining,
-                name="rangers",
+                admitted, admitted_priority, np.full(admitted.size, float(wage)), remaining, name="rangers"
             )
             self.record_places(idx, admitted, new_rangers)
             self.ranger[new_rangers] = True

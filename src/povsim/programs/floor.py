@@ -72,11 +72,9 @@ class Floor(Programme):
         """This year's error of each household's income as the 低保 means test (家计调查) assesses it: a
         mean-one log-normal factor of log-sd ``floor.assessment_sigma``."""
         m = self.model
-        sigma = float(self.param("assessment_sigma"))
-        z = m.streams.get("floor.assessment", m.year).standard_normal(m.households.n)
-        z *= sigma
-        z -= 0.5 * sigma**2
-        return np.exp(z, out=z)
+        return m.streams.mean_one_lognormal(
+            "floor.assessment", m.year, m.households.n, float(self.param("assessment_sigma"))
+        )
 
     def labour_limited(self) -> np.ndarray:
         """Households that have fully or partly lost their labour: no worker, or a working-age

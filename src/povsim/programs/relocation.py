@@ -49,12 +49,12 @@ class Relocation(Programme):
             self.record_funds(budget)
             eligible = np.flatnonzero(self.to_move())
             prio = self.registered_first(eligible, self.poorest_first(eligible))
-            admitted = self.cap(eligible, prio, hh.people_weight_of(eligible), capacity)
+            admitted, admitted_prio = self.admit(eligible, prio, hh.people_weight_of(eligible), capacity)
             cost = self.param("cost_per_person") * self.members(admitted)
-            moved = self.select(admitted, prio[np.searchsorted(eligible, admitted)], cost, budget)
+            moved = self.select(admitted, admitted_prio, cost, budget)
             self.record_places(eligible, admitted, moved)
             self.move(moved, y)
-            self.record(moved, cost=self.param("cost_per_person") * self.members(moved))
+            self.record(moved, cost=cost[np.searchsorted(admitted, moved)])
 
         # follow-up support and the wage-access gain in the critical years
         recent = np.flatnonzero(self.recently_moved(y))
