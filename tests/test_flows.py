@@ -294,12 +294,12 @@ def test_sensitivity_on_the_targets_needs_2017(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
-# -- a regional gradient of the 低保 standards (a candidate mechanism for the regional split) -----
+# -- the east's higher 低保 standards (the mechanism of the regional split) -----------------------
 
 
-def test_region_ratio_raises_a_regions_standards_and_keeps_the_national_average():
-    base = PovertyModel(seed=2, scale=4000, end_year=2015)
-    east = PovertyModel(seed=2, scale=4000, end_year=2015, programs__floor__region_ratio__east=2.0)
+def test_east_ratio_raises_the_easts_standards_and_keeps_the_national_average():
+    base = PovertyModel(seed=2, scale=4000, end_year=2015, programs__floor__east_ratio=1.0)
+    east = PovertyModel(seed=2, scale=4000, end_year=2015, programs__floor__east_ratio=2.0)
     geo, rural = base.geography, base.governance.rural_people
     f0, f1 = base.programme("floor").county_factor, east.programme("floor").county_factor
     # the national average over rural people is the MCA's in both
@@ -310,6 +310,21 @@ def test_region_ratio_raises_a_regions_standards_and_keeps_the_national_average(
     # every eastern county's standard rises by the same factor against the others', which fall alike
     assert np.allclose(ratio[is_east] / ratio[~is_east].mean(), 2.0)
     assert np.allclose(ratio[~is_east], ratio[~is_east][0]) and ratio[~is_east][0] < 1
+
+
+def test_higher_eastern_standards_lower_the_easts_share_of_the_poor():
+    """The mechanism, end to end: the same seed with the east's standards at 2× the others' leaves
+    the east a smaller share of the 2017 poor, recomputed from the household table."""
+
+    def east_share(ratio: float) -> float:
+        m = PovertyModel(seed=3, scale=4000, end_year=2017, programs__floor__east_ratio=ratio)
+        m.run_model()
+        hh = m.households
+        region = m.geography.county_region[hh.county]
+        poor = hh.poor * hh.people_weight
+        return float(poor[region == 0].sum() / poor.sum())
+
+    assert east_share(2.0) < east_share(1.0) - 0.01
 
 
 # -- re-checking a written calibration -------------------------------------------------------------

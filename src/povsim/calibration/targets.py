@@ -186,7 +186,7 @@ def default_targets() -> list[Target]:
             f"survey poor people {region} {{year}}",
             REGIONAL_SD,
             "NBS rural poverty survey by region (povsim.observed.REGIONAL_POOR_PEOPLE)",
-            never,
+            after_2014,
             accept_rel=REGIONAL_ACCEPT,
         )
     out += _yearly(
@@ -205,7 +205,7 @@ def default_targets() -> list[Target]:
         REREGISTERED_SD,
         "State Council poverty alleviation office, press conference of 2019-09-27 "
         "(povsim.observed.REREGISTERED_PEOPLE)",
-        never,
+        after_2014,
         accept_factor=REREGISTERED_ACCEPT_FACTOR,
     )
     first_county_year = min(COUNTIES_EXITED)
@@ -222,7 +222,6 @@ def default_targets() -> list[Target]:
                 COUNTIES_SD if first else COUNTIES_2017_SD,
                 "State Council poverty office: the 2016 batch announced in 2017, the 2017 batch in 2018 "
                 "(povsim.observed.COUNTIES_EXITED)",
-                fitted=first,
                 accept_rel=None if first else COUNTIES_2017_ACCEPT,
             )
         )

@@ -19,7 +19,7 @@ The floor pays the gap to the standard (补差, 000 line 1855), so a covered hou
 reaches its county's standard, not the line. County standards: the national average of the
 Ministry of Civil Affairs' statistical bulletins (``floor.standard``; grown at
 ``floor.standard_growth_after`` after its last year), lower in poor counties
-(``floor.poor_county_ratio``) and spread across counties (``floor.standard_sigma``, a fixed
+(``floor.poor_county_ratio``), higher in the east (``floor.east_ratio``) and spread across counties (``floor.standard_sigma``, a fixed
 draw per county), with the lowest raised year by year to the poverty line by
 ``floor.merge_year`` (两线合一: 000 line 982; 002 lines 466, 484). An entitlement funded at
 ``budget.scale`` of need, poorest first. Runs after the other incomes are known (means-tested).
@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from povsim.money import yearly_series
+from povsim.parameters import REGIONS
 from povsim.programs.base import Programme, even_pace
 
 
@@ -40,12 +41,12 @@ class Floor(Programme):
     def __init__(self, model):
         super().__init__(model)
         geo = model.geography
-        # a county's place in the spread of local standards (fixed), poor counties lower; scaled so
-        # that the mean over rural people is the national average
+        # a county's place in the spread of local standards (fixed), poor counties lower, eastern
+        # counties higher; scaled so that the mean over rural people is the national average
         sigma = float(self.param("standard_sigma"))
         z = model.streams.get("floor.county_standard").standard_normal(geo.n_counties)
         factor = np.exp(sigma * z - 0.5 * sigma**2) * np.where(geo.county_poor, self.param("poor_county_ratio"), 1.0)
-        factor *= model.params.region("programs.floor.region_ratio")[geo.county_region]
+        factor *= np.where(geo.county_region == REGIONS.index("east"), self.param("east_ratio"), 1.0)
         rural = model.governance.rural_people
         self.county_factor = factor * (rural.sum() / (factor * rural).sum())
         # coverage is the household's: a fixed draw, so it does not churn from year to year; from the
