@@ -13,7 +13,6 @@ folder is always one complete run or the previous one.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ RUN_OUTPUTS = ("results.csv", "counties.csv", "manifest.json", "poverty_trajecto
 
 
 def _run(args: argparse.Namespace) -> int:
-    from povsim.io import build_folder, check_out_folder, swap_in
+    from povsim.io import check_out_folder, replacing_folder
     from povsim.memory import keep_freed_memory
     from povsim.model import resolve_scenario
     from povsim.reporting import exit_mix_table, limits_table, summary_table, write_outputs
@@ -47,13 +46,10 @@ def _run(args: argparse.Namespace) -> int:
         scenario = scenario.with_overrides(parse_set(args.set), origin="--set")
     out_dir, option = (Path(args.out), "--out") if args.out else (output_folder(scenario), "output folder")
     check_out_folder(out_dir, option, replaceable=RUN_OUTPUTS)
-    built = build_folder(out_dir)  # before the run: a folder that cannot be made fails now, not after it
-    try:
+    # the folder is built before the run (one that cannot be made fails now, not after it) and swapped in whole
+    with replacing_folder(out_dir) as built:
         model, wall = _simulate(scenario, args.quiet)
         paths = write_outputs(model, built, wall, command=["povsim", *sys.argv[1:]])
-        swap_in(built, out_dir)
-    finally:
-        shutil.rmtree(built, ignore_errors=True)
     paths = {key: out_dir / path.name for key, path in paths.items()}
     if not args.quiet:
         print(

@@ -8,17 +8,18 @@ path that cannot be what it should (a file where a folder is needed)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pandas as pd
 
-from povsim.errors import PovsimEnvironmentError, PovsimInputError, os_error
+from povsim.errors import PovsimEnvironmentError, PovsimError, PovsimInputError, os_error
 
 
 def _write_all(path: Path, fh: BinaryIO, data: bytes) -> int:
@@ -108,6 +109,22 @@ def swap_in(built: Path, final: Path) -> None:
         raise os_error(exc, final, "cannot replace the folder") from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def replacing_folder(final: Path) -> Iterator[Path]:
+    """Build the folder ``final`` in a new folder beside it (:func:`build_folder`) and, when the block
+    ends without error, swap it in whole (:func:`swap_in`); on any error the built folder is removed
+    and ``final`` is left as it was. Errors name the files at ``final``, not in the hidden folder."""
+    built = build_folder(final)
+    try:
+        try:
+            yield built
+        except PovsimError as exc:
+            raise type(exc)(str(exc).replace(str(built), str(final))) from None
+        swap_in(built, final)
+    finally:
+        shutil.rmtree(built, ignore_errors=True)
 
 
 def check_out_folder(path: str | Path, option: str = "--out", replaceable: Collection[str] | None = None) -> Path:
