@@ -3,7 +3,11 @@
     povsim run [SCENARIO] [--seed N] [--scale S] [--end-year Y] [--set key.path=value ...] [--out DIR]
     povsim params [PATTERN]
 
-Bad input ends with a one-line error naming the problem and exit code 2; nothing is written.
+Every command ends an error with one line naming the path or key and the problem, and an exit code:
+2 for bad input (nothing is written), 3 for the environment (a full disk, a refused permission, a
+read-only file system), 1 for an error in povsim itself, 130 for Ctrl-C. ``--debug`` shows the
+traceback instead. ``povsim run`` builds its folder beside the target and swaps it in whole, so the
+folder is always one complete run or the previous one.
 """
 
 from __future__ import annotations
@@ -12,17 +16,27 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from tqdm import tqdm
 
-from povsim.errors import PovsimInputError
+from povsim.errors import EXIT_INPUT, PovsimError, PovsimInputError, os_error
 from povsim.scenario import DEFAULT_SCENARIO, parse_set
+
+if TYPE_CHECKING:
+    from povsim.model import PovertyModel
+    from povsim.scenario import Scenario
+
+RUN_OUTPUTS = ("results.csv", "counties.csv", "manifest.json", "poverty_trajectory.png")
+"""The files of a ``povsim run`` folder: an existing folder holding only these may be replaced."""
 
 
 def _run(args: argparse.Namespace) -> int:
+    from povsim.io import check_out_folder, replacing_folder
     from povsim.memory import keep_freed_memory
-    from povsim.model import PovertyModel, resolve_scenario
+    from povsim.model import resolve_scenario
     from povsim.reporting import exit_mix_table, limits_table, summary_table, write_outputs
+    from povsim.scenario import output_folder
 
     keep_freed_memory()  # large runs: reuse freed buffers instead of fresh mmaps (no effect on results)
 
@@ -30,27 +44,13 @@ def _run(args: argparse.Namespace) -> int:
     scenario = scenario.with_settings(seed=args.seed, scale=args.scale, end_year=args.end_year, origin="command line")
     if args.set:
         scenario = scenario.with_overrides(parse_set(args.set), origin="--set")
-    out_dir = Path(args.out) if args.out else Path("results") / scenario.name
-
-    started = time.perf_counter()
-    years = scenario.run.end_year - 2014
-    with tqdm(
-        total=years + 1,
-        desc=f"povsim {scenario.name}",
-        unit="yr",
-        disable=args.quiet or None,
-        file=sys.stderr,
-        leave=False,
-    ) as bar:
-        bar.set_postfix_str("building population")
-        model = PovertyModel(scenario)
-        bar.update(1)
-        while model.running:
-            bar.set_postfix_str(str(model.year + 1))
-            model.step()
-            bar.update(1)
-    wall = time.perf_counter() - started
-    paths = write_outputs(model, out_dir, wall, command=["povsim", *sys.argv[1:]])
+    out_dir, option = (Path(args.out), "--out") if args.out else (output_folder(scenario), "output folder")
+    check_out_folder(out_dir, option, replaceable=RUN_OUTPUTS)
+    # the folder is built before the run (one that cannot be made fails now, not after it) and swapped in whole
+    with replacing_folder(out_dir) as built:
+        model, wall = _simulate(scenario, args.quiet)
+        paths = write_outputs(model, built, wall, command=["povsim", *sys.argv[1:]])
+    paths = {key: out_dir / path.name for key, path in paths.items()}
     if not args.quiet:
         print(
             f"povsim {scenario.name}: {model.households.n:,} household agents (1 : {scenario.run.scale:g}), "
@@ -66,6 +66,30 @@ def _run(args: argparse.Namespace) -> int:
         for path in paths.values():
             print(f"wrote {path}")
     return 0
+
+
+def _simulate(scenario: Scenario, quiet: bool) -> tuple[PovertyModel, float]:
+    """Run ``scenario`` to its end year with a progress bar on stderr; the model and its wall time."""
+    from povsim.model import PovertyModel
+
+    started = time.perf_counter()
+    years = scenario.run.end_year - 2014
+    with tqdm(
+        total=years + 1,
+        desc=f"povsim {scenario.name}",
+        unit="yr",
+        disable=quiet or None,
+        file=sys.stderr,
+        leave=False,
+    ) as bar:
+        bar.set_postfix_str("building population")
+        model = PovertyModel(scenario)
+        bar.update(1)
+        while model.running:
+            bar.set_postfix_str(str(model.year + 1))
+            model.step()
+            bar.update(1)
+    return model, time.perf_counter() - started
 
 
 def _params(args: argparse.Namespace) -> int:
@@ -84,13 +108,21 @@ def _params(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit code 2) like every other povsim error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="povsim",
         description="Agent-based model of poverty reduction "
         "under China's targeted poverty alleviation campaign (精准扶贫).",
     )
+    parser.add_argument("--debug", action="store_true", help="on an error, show the traceback")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one scenario and write results.csv, manifest.json and a figure")
@@ -121,21 +153,61 @@ def build_parser() -> argparse.ArgumentParser:
     add_calibration_commands(sub)
     add_reference_command(sub)
     add_dashboard_commands(sub)
+    for command in sub.choices.values():  # --debug also after the command: povsim run --debug ...
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
+def error_line(exc: BaseException) -> tuple[str, int]:
+    """The one line and the exit code an error ends a command with (the CLI's single edge).
+
+    Povsim's own errors carry their code (2 bad input, 3 environment); an ``OSError`` that escaped
+    is named by its path (2 when the path was wrong, 3 when the machine refused); corrupt data
+    files (Parquet, JSON, CSV, TOML) are bad input; anything else is an error in povsim (1).
+    """
+    import json
+    import tomllib
+
+    if isinstance(exc, PovsimError):
+        return " ".join(str(exc).splitlines()), exc.exit_code
+    if isinstance(exc, OSError):
+        err = os_error(exc)
+        return " ".join(str(err).splitlines()), err.exit_code
+    data_errors: tuple[type[BaseException], ...] = (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError)
+    try:
+        import pyarrow as pa
+        from pandas.errors import EmptyDataError, ParserError
+
+        data_errors += (pa.ArrowException, EmptyDataError, ParserError)
+    except ImportError:  # pragma: no cover - both are dependencies
+        pass
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, data_errors):
+        return f"unreadable data: {type(exc).__name__}: {text}", EXIT_INPUT
+    return f"internal error, please report it (rerun with --debug for the traceback): {type(exc).__name__}: {text}", 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``povsim`` command; returns the exit code."""
+    """Entry point of the ``povsim`` command; returns the exit code.
+
+    Every error ends here with one line on stderr (``povsim: error: ...``) and its exit code
+    (:func:`error_line`); with ``--debug`` the error is raised with its traceback instead.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except PovsimInputError as exc:
-        print(f"povsim: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
+        if args.debug:
+            raise
         print("povsim: interrupted; finished files are complete, nothing half-written", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        line, code = error_line(exc)
+        print(f"povsim: error: {line}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from povsim.errors import PovsimInputError
+from povsim.errors import PovsimInputError, os_error
 
 REGIONS: tuple[str, ...] = ("east", "central", "west")
 """NBS regions, in the order used for region codes 0, 1, 2."""
@@ -206,7 +206,82 @@ class ParameterSet:
             where = f"{origin}: {path}"
             value = _validated_value(p, new, key, where)
             params[ppath] = p.model_copy(update={"value": value})
-        return ParameterSet(params)
+        out = ParameterSet(params)
+        if overrides:
+            check_consistency(out, origin, overrides)
+        return out
+
+
+MAX_HOUSEHOLD_SIZE = 8
+"""The largest household the population builds (``povsim.population.MAX_SIZE``)."""
+
+CONSISTENCY: tuple[tuple[str, float, str, str], ...] = (
+    (
+        "population.registry_2014.households",
+        1.0,
+        "population.registry_2014.people",
+        "registered households cannot outnumber registered people",
+    ),
+    (
+        "population.registry_2014.people",
+        MAX_HOUSEHOLD_SIZE,
+        "population.registry_2014.households",
+        f"a registered household has at most {MAX_HOUSEHOLD_SIZE} people",
+    ),
+    (
+        "population.unregistered_poor_people",
+        1.0,
+        "population.survey_2014.poor_people",
+        "the income-poor the registry missed are some of the survey's income-poor",
+    ),
+    (
+        "population.survey_2014.poor_people",
+        1.0,
+        "population.rural_population",
+        "the income-poor are some of the rural population",
+    ),
+    (
+        "population.registry_2014.people",
+        1.0,
+        "population.rural_population",
+        "the registered poor are some of the rural population",
+    ),
+    (
+        "population.hazard_zone.people",
+        1.0,
+        "population.registry_2014.people",
+        "the hazard-zone people to relocate are registered poor people",
+    ),
+)
+"""Cross-field checks of the population inputs: the total of the first path may be at most the
+factor times the total of the last (shares lie in [0, 1] by each parameter's ``bounds``)."""
+
+
+def check_consistency(params: ParameterSet, origin: str, changed: Mapping[str, Any] | None = None) -> None:
+    """Check the cross-field relations of :data:`CONSISTENCY` (households ≤ people, ...).
+
+    Args:
+        params: the parameters after overrides.
+        origin: where the overrides came from (a file name or ``--set``), for the message.
+        changed: the overridden key paths; the message names the first that takes part in the
+            failed relation (default: the relation's first path).
+
+    Raises:
+        PovsimInputError: naming ``origin``, the key and the relation it breaks.
+    """
+    for small, factor, large, why in CONSISTENCY:
+        if small not in params or large not in params:
+            continue
+        a, b = sum(_numbers(params[small])), sum(_numbers(params[large]))
+        if a <= factor * b:
+            continue
+        key = next(
+            (k for k in changed or () if any(k == p or k.startswith(p + ".") for p in (small, large))),
+            small,
+        )
+        times = "" if factor == 1 else f"{factor:g} × "
+        lhs = f"{a:,.10g}" if key == small else f"makes {small} = {a:,.10g}, which"
+        raise PovsimInputError(f"{origin}: {key}: {lhs} is more than {times}{large} = {b:,.10g} ({why})")
 
 
 def _validated_value(p: Parameter, new: Any, key: str | None, where: str) -> Any:
@@ -283,6 +358,7 @@ def read_calibrated(path: Any | None = None) -> dict[str, Any]:
 
     Raises:
         PovsimInputError: the file is not valid TOML.
+        PovsimEnvironmentError: the file may not be read.
     """
     path = calibrated_path() if path is None else path
     if not path.is_file():
@@ -290,8 +366,44 @@ def read_calibrated(path: Any | None = None) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise PovsimInputError(f"{path}: not valid TOML: {exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PovsimInputError(f"{path}: not valid TOML: {' '.join(str(exc).split())}") from None
+    except OSError as exc:
+        raise os_error(exc, str(path), "cannot read the calibration file") from None
+
+
+def check_calibration_file(path: Any) -> dict[str, Any]:
+    """Read a calibrated-values file and check every value before any model run.
+
+    Each ``parameters.<path>.value`` must name a known parameter, have its type, lie within its
+    ``bounds`` and, for a parameter with a calibration ``range``, within that range (a calibration
+    never leaves it, and :func:`povsim.calibration.fit.calibrate` starts a refinement there).
+
+    Returns:
+        The file's contents (as :func:`read_calibrated`), {} when it does not exist.
+
+    Raises:
+        PovsimInputError: one line naming the file, the key and the allowed range or type.
+    """
+    data = read_calibrated(path)
+    origin = str(path)
+    parameters = data.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise PovsimInputError(f"{origin}: parameters: expected a table of parameters, got {parameters!r}")
+    defaults = _load_defaults()
+    apply_calibration(defaults, data, origin)  # known path, a table with a value, type and bounds
+    for key, item in parameters.items():
+        p = defaults[key]
+        if p.range is None:
+            continue
+        lo, hi = p.range
+        for x in _numbers(item["value"]):
+            if not (math.isfinite(x) and lo <= x <= hi):
+                raise PovsimInputError(
+                    f"{origin}: parameters.{key}.value: {x:g} is outside the calibration range [{lo:g}, {hi:g}] "
+                    f"({p.unit})"
+                )
+    return data
 
 
 def apply_calibration(params: dict[str, Parameter], data: Mapping[str, Any], origin: str) -> dict[str, Parameter]:

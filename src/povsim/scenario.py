@@ -24,6 +24,7 @@ and the key path.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -33,6 +34,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from povsim.errors import PovsimInputError
+from povsim.io import read_text
 from povsim.parameters import ParameterSet
 
 START_YEAR = 2014
@@ -41,6 +43,25 @@ MAX_END_YEAR = 2025
 
 SCENARIO_DIR = Path("scenarios")
 DEFAULT_SCENARIO = SCENARIO_DIR / "baseline.toml"
+RESULTS_DIR = Path("results")
+"""Where ``povsim run`` writes a scenario's folder without ``--out``: ``results/<name>/``."""
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
+"""What a scenario ``name`` may be: letters, digits, ``_`` and ``-`` (it becomes a folder name)."""
+
+
+def check_name(name: str, origin: str, key: str = "name") -> str:
+    """``name`` if it is a safe folder name (:data:`SAFE_NAME`), else a one-line error naming the key.
+
+    Raises:
+        PovsimInputError: the name is empty, too long, or holds anything but letters, digits, ``_``, ``-``
+            (a ``/``, ``..``, a space ...), so it could write outside ``results/``.
+    """
+    if not SAFE_NAME.fullmatch(name):
+        raise PovsimInputError(
+            f"{origin}: {key}: {name!r} is not a safe name: use 1–100 letters, digits, '_' or '-' "
+            "(it names the output folder results/<name>/)"
+        )
+    return name
 
 
 class RunSettings(BaseModel):
@@ -99,6 +120,16 @@ class Scenario(BaseModel):
         run = _run_settings({**self.run.model_dump(), **run_updates}, origin) if run_updates else self.run
         params = self.params.with_overrides(param_updates, origin)
         return self.model_copy(update={"run": run, "params": params, "overrides": {**self.overrides, **param_updates}})
+
+
+def output_folder(scenario: Scenario) -> Path:
+    """The folder ``povsim run`` writes without ``--out``: ``results/<name>/``, for a safe name only.
+
+    Raises:
+        PovsimInputError: the name is not a safe folder name (a scenario file without ``name`` whose
+            file name is not one).
+    """
+    return RESULTS_DIR / check_name(scenario.name, scenario.path or "scenario")
 
 
 def _suggest(name: str, choices: Iterable[str], prefix: str = "") -> str:
@@ -163,12 +194,15 @@ def load_scenario(path: str | Path, _stack: tuple[Path, ...] = ()) -> Scenario:
     if resolved in _stack:
         chain = " -> ".join(str(p.name) for p in (*_stack, resolved))
         raise PovsimInputError(f"{origin}: extends: cycle {chain}")
+    if path.is_dir():
+        raise PovsimInputError(f"{origin}: is a folder, not a scenario file (give a .toml file in it)")
     if not path.is_file():
         raise PovsimInputError(f"scenario file not found: {origin}")
+    text = read_text(path, "scenario file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PovsimInputError(f"{origin}: not valid TOML: {exc}") from None
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PovsimInputError(f"{origin}: not valid TOML: {' '.join(str(exc).split())}") from None
 
     for key in data:
         if key not in TOP_KEYS:
@@ -180,8 +214,14 @@ def load_scenario(path: str | Path, _stack: tuple[Path, ...] = ()) -> Scenario:
         if key in data and not isinstance(data[key], dict):
             raise PovsimInputError(f"{origin}: {key}: expected a table, got {data[key]!r}")
 
+    if "name" in data:
+        check_name(data["name"], origin)
     if "extends" in data:
-        base = load_scenario(path.parent / data["extends"], (*_stack, resolved))
+        target = path.parent / data["extends"]
+        if not data["extends"] or not target.is_file():
+            problem = "is a folder, not a scenario file" if target.is_dir() else "no such scenario file"
+            raise PovsimInputError(f"{origin}: extends: {data['extends']!r} ({target}): {problem}")
+        base = load_scenario(target, (*_stack, resolved))
     else:
         base = Scenario(name=path.stem)
 

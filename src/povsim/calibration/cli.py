@@ -138,13 +138,13 @@ def _common(p: argparse.ArgumentParser, out: str) -> None:
 
 
 def _check_common(args: argparse.Namespace) -> None:
-    if args.scale < 1:
-        raise PovsimInputError(f"--scale {args.scale:g}: must be at least 1")
+    from povsim.io import check_out_folder
+
+    if not 1 <= args.scale <= 1e8:  # also NaN
+        raise PovsimInputError(f"--scale {args.scale:g}: must be a number from 1 to 1e8")
     if args.workers is not None and args.workers < 1:
         raise PovsimInputError(f"--workers {args.workers}: must be at least 1")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise PovsimInputError(f"--out {out}: exists and is not a folder")
+    check_out_folder(args.out)
 
 
 def _writable_file(path: str | None, option: str) -> Path:
@@ -190,6 +190,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     paths = [p.strip() for p in args.fit.split(",") if p.strip()] if args.fit else list(FITTED_PARAMETERS)
     check_paths(paths)
     params_file = _writable_file(args.params_file, "--params-file")
+    if args.refine:  # the values a refinement starts from: every one checked before any run
+        from povsim.parameters import check_calibration_file
+
+        check_calibration_file(params_file)
     scenario = resolve_scenario(args.scenario)
     settings = QUICK if args.quick else REFINE if args.refine else FULL
     say = _say(args)
@@ -224,6 +228,9 @@ def _check_calibration(args: argparse.Namespace) -> int:
     params_file = Path(args.params_file) if args.params_file else None
     if params_file is not None and not params_file.is_file():
         raise PovsimInputError(f"--params-file {params_file}: no such file to check")
+    from povsim.parameters import calibrated_path, check_calibration_file
+
+    check_calibration_file(params_file if params_file is not None else calibrated_path())
     scenario = resolve_scenario(args.scenario)
     say = _say(args)
     say(f"povsim calibrate (check): the calibration in {params_file or 'the package'} against every target")

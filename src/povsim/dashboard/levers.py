@@ -22,12 +22,15 @@ Every lever's default is the baseline's value, so the dashboard at its defaults 
 
 from __future__ import annotations
 
+import math
+import numbers
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from povsim.errors import PovsimInputError
@@ -96,6 +99,44 @@ def levers(scenario: Scenario | str | Path | None = None) -> tuple[Lever, ...]:
     return tuple(found)
 
 
+def check_levers(values: Mapping[str, Any], scenario: Scenario | str | Path | None = None) -> dict[str, Any]:
+    """Lever values checked on the server against the page's own controls, as plain Python values.
+
+    A browser session can send anything, so every value is checked as the slider or switch would
+    allow it: a slider takes a finite number within its range (an integer one a whole number), a
+    switch ``True`` or ``False``. Missing levers take their defaults.
+
+    Raises:
+        PovsimInputError: an unknown lever, or a value of the wrong type or outside its range,
+            naming the lever and what it allows.
+    """
+    known = {lever.name: lever for lever in levers(scenario)}
+    unknown = sorted(k for k in values if k not in known)
+    if unknown:
+        raise PovsimInputError(f"unknown dashboard lever(s): {', '.join(unknown)} (known: {', '.join(known)})")
+    out: dict[str, Any] = {}
+    for name, lever in known.items():
+        value = values.get(name, lever.value)
+        where = f"dashboard lever {name} ({lever.label})"
+        if lever.kind == "Checkbox":
+            if not isinstance(value, bool | np.bool_):
+                raise PovsimInputError(f"{where}: expected on or off (true/false), got {value!r}")
+            out[name] = bool(value)
+            continue
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            raise PovsimInputError(f"{where}: expected a number from {lever.min:g} to {lever.max:g}, got {value!r}")
+        number = float(value)
+        if not math.isfinite(number) or not lever.min <= number <= lever.max:
+            raise PovsimInputError(f"{where}: {value!r} is outside {lever.min:g}–{lever.max:g}")
+        if lever.kind == "SliderInt":
+            if number != round(number):
+                raise PovsimInputError(f"{where}: expected a whole number, got {value!r}")
+            out[name] = round(number)
+        else:
+            out[name] = number
+    return out
+
+
 def default_levers(scenario: Scenario | str | Path | None = None) -> dict[str, Any]:
     """Every lever at its default: ``{name: value}``."""
     return {lever.name: lever.value for lever in levers(scenario)}
@@ -155,10 +196,8 @@ class Simulation:
 
     def __init__(self, values: Mapping[str, Any] | None = None, scenario: Scenario | str | Path | None = None):
         sc = resolve_scenario(scenario)
-        self.levers: dict[str, Any] = {**default_levers(sc), **(values or {})}
+        self.levers: dict[str, Any] = check_levers(values or {}, sc)
         scale = float(self.levers["scale"])
-        if scale < 1:
-            raise PovsimInputError(f"households per agent must be at least 1, not {scale:g}")
         sc = sc.with_settings(scale=scale, origin="dashboard").with_overrides(
             overrides(self.levers), origin="dashboard"
         )

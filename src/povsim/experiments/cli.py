@@ -135,6 +135,7 @@ def _batch(args: argparse.Namespace) -> int:
     from povsim.experiments.executors import ExecutorOptions
     from povsim.experiments.runner import run_experiment
     from povsim.experiments.store import RunStore
+    from povsim.io import check_out_folder
 
     ExecutorOptions.validate(args.executor, args.workers, args.address)
     out = (
@@ -142,6 +143,7 @@ def _batch(args: argparse.Namespace) -> int:
         if args.out
         else default_out(args.command, [s.name for s in experiment.scenarios], experiment.param_columns)
     )
+    check_out_folder(out)
     RunStore(out).check_compatible(experiment)
     points = len(experiment.runs) // (len(experiment.scenarios) * experiment.reps)
     scales = sorted({s.scale for s in experiment.scenarios})
@@ -170,6 +172,8 @@ def _batch(args: argparse.Namespace) -> int:
         )
         return 130
 
+    for message in report.set_aside.values():
+        print(f"povsim: warning: {message}", file=sys.stderr)
     comparison = write_comparison(out, report.runs) if not report.runs.empty else None
     if not args.quiet:
         rate = report.finished / report.wall_seconds * 60 if report.finished else 0.0
@@ -216,7 +220,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     root = Path(args.dir)
     if not root.is_dir():
-        raise PovsimInputError(f"{root}: no such folder")
+        raise PovsimInputError(f"{root}: {'is not a folder' if root.exists() else 'no such folder'}")
     comparison = write_comparison(root)
     if not args.quiet:
         _print_comparison(comparison)

@@ -479,8 +479,10 @@ def write_comparison(out_dir: str | Path, runs: pd.DataFrame | None = None) -> C
         runs: its runs table (default: read ``runs.parquet``, assembled from ``runs/`` if
             missing).
 
+    A corrupt run file is moved aside and left out, with a note (``povsim compare`` never fails on one).
+
     Raises:
-        PovsimInputError: the folder holds no runs.
+        PovsimInputError: the folder holds no (readable) runs.
     """
     store = RunStore(out_dir)
     if runs is None:
@@ -491,8 +493,7 @@ def write_comparison(out_dir: str | Path, runs: pd.DataFrame | None = None) -> C
         raise PovsimInputError(f"{out_dir}: the runs table is empty (no run has finished)")
     root = Path(out_dir)
     summary = summarize(runs)
-    paths = [write_csv(summary, root / SUMMARY_CSV)]
-    notes: list[str] = []
+    notes: list[str] = [f"left out: {message}" for message in store.set_aside.values()]
     n = runs.groupby(group_columns(runs), sort=False, dropna=False)["rep"].nunique()
     reps = f"{n.min()}" if n.min() == n.max() else f"{n.min()}–{n.max()}"
     scale = ""
@@ -515,9 +516,16 @@ def write_comparison(out_dir: str | Path, runs: pd.DataFrame | None = None) -> C
     png, note = frontier_figure(runs, suffix)
     figures["frontier.png"] = png
     notes += [note] if note else []
-    for name, data in figures.items():
-        if data is not None:
-            paths.append(atomic_write(root / name, lambda fh, d=data: fh.write(d)))
-        else:
+    written = [SUMMARY_CSV, *figures]
+    try:  # all of them or none: a failed write (a full disk) leaves no summary beside older figures
+        paths = [write_csv(summary, root / SUMMARY_CSV)]
+        for name, data in figures.items():
+            if data is not None:
+                paths.append(atomic_write(root / name, lambda fh, d=data: fh.write(d)))
+            else:
+                (root / name).unlink(missing_ok=True)
+    except BaseException:
+        for name in written:
             (root / name).unlink(missing_ok=True)
+        raise
     return Comparison(summary, headline(runs), paths, notes)

@@ -42,6 +42,7 @@ class BatchReport:
         wall_seconds: time of this call.
         runs: the assembled runs table (every finished run, in experiment order).
         paths: files written at the end (``runs.parquet``, ``runs.csv``, ``manifest.json``).
+        set_aside: run files found corrupt, moved aside and run again: key → what was wrong.
     """
 
     out_dir: Path
@@ -52,6 +53,7 @@ class BatchReport:
     wall_seconds: float
     runs: pd.DataFrame
     paths: list[Path] = field(default_factory=list)
+    set_aside: dict[str, str] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -122,11 +124,9 @@ def run_experiment(
     store = RunStore(out_dir)
     store.check_compatible(experiment)
     keys = [r.key for r in experiment.runs]
-    done_before = store.finished_keys() & set(keys)
-    todo = [r for r in experiment.runs if r.key not in done_before]
     old_manifest = store.read_manifest() or {}
 
-    runner = make_executor(options, n_runs=len(todo)) if todo else None
+    runner = None
     failed: dict[str, str] = {}
     finished = 0
     manifest: dict[str, Any] = {}
@@ -134,6 +134,10 @@ def run_experiment(
         with store.lock():
             store.check_compatible(experiment)
             store.clean_strays()
+            store.check_runs(keys)  # a corrupt run file is moved aside and run again
+            done_before = store.finished_keys() & set(keys)
+            todo = [r for r in experiment.runs if r.key not in done_before]
+            runner = make_executor(options, n_runs=len(todo)) if todo else None
             manifest = {
                 "format": FORMAT_VERSION,
                 "command": command,
@@ -157,7 +161,7 @@ def run_experiment(
                 "runs": {"total": len(keys), "keys": keys},
             }
             store.write_manifest(manifest)
-            if todo:
+            if todo or store.set_aside:
                 store.remove_derived()
             bar = tqdm(
                 total=len(keys),
@@ -190,25 +194,25 @@ def run_experiment(
                             postfix()
                             if on_result is not None:
                                 on_result(spec, outcome)
-            except KeyboardInterrupt:
-                manifest.update(status="interrupted", updated=_now())
-                manifest["runs"].update(_counts(store, keys))
-                store.write_manifest(manifest)
+                bar.close()
+                runs = store.assemble(keys)
+                paths = store.write_tables(runs)
+                counts = _counts(store, keys)
+                manifest["runs"].update(counts)
+                manifest.update(
+                    status="complete" if counts["finished"] == len(keys) else "incomplete",
+                    updated=_now(),
+                    wall_time_seconds=round(time.perf_counter() - started, 3),
+                    this_invocation={"skipped": len(done_before), "finished": finished, "failed": len(failed)},
+                )
+                if store.set_aside:
+                    manifest["set_aside"] = dict(store.set_aside)
+                paths.append(store.write_manifest(manifest))
+            except BaseException as exc:
+                _record_end(store, manifest, keys, exc)
                 raise
             finally:
                 bar.close()
-
-            runs = store.assemble(keys)
-            paths = store.write_tables(runs)
-            counts = _counts(store, keys)
-            manifest["runs"].update(counts)
-            manifest.update(
-                status="complete" if counts["finished"] == len(keys) else "incomplete",
-                updated=_now(),
-                wall_time_seconds=round(time.perf_counter() - started, 3),
-                this_invocation={"skipped": len(done_before), "finished": finished, "failed": len(failed)},
-            )
-            paths.append(store.write_manifest(manifest))
     finally:
         if runner is not None:
             runner.close()
@@ -221,7 +225,27 @@ def run_experiment(
         wall_seconds=time.perf_counter() - started,
         runs=runs,
         paths=paths,
+        set_aside=dict(store.set_aside),
     )
+
+
+def _record_end(store: RunStore, manifest: dict[str, Any], keys: list[str], exc: BaseException) -> None:
+    """After a batch stopped early: the manifest says ``interrupted`` (Ctrl-C) or ``failed`` (with the
+    error), and no partial table is left beside the run files (``povsim compare`` rebuilds them).
+
+    Best effort: on a full disk the manifest may not be writable either, and the original error is
+    the one reported.
+    """
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    try:
+        store.remove_derived()
+        manifest.update(status="interrupted" if interrupted else "failed", updated=_now())
+        if not interrupted:
+            manifest["error"] = " ".join(str(exc).split()) or type(exc).__name__
+        manifest["runs"].update(_counts(store, keys))
+        store.write_manifest(manifest)
+    except Exception:
+        pass
 
 
 def _counts(store: RunStore, keys: list[str]) -> dict[str, Any]:

@@ -13,6 +13,11 @@ A run file is complete or absent (``povsim.io.atomic_write``), so after Ctrl-C, 
 worker or a killed batch the files present are exactly the runs that finished; rerunning the
 same command skips them and completes the rest. The final tables are always rebuilt from the
 run files, so no run can appear twice.
+
+A run file is checked whenever it is read (it must be Parquet, hold the run's columns and
+record its own key). One that fails — truncated, overwritten, unreadable — is moved aside to
+``runs/<key>.parquet.corrupt`` and reported (:attr:`RunStore.set_aside`); the batch then runs it
+again, and ``povsim compare`` summarises the others.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from povsim.errors import PovsimInputError
+from povsim.errors import PovsimError, PovsimInputError, os_error
 from povsim.experiments.spec import CORE_COLUMNS, Experiment, RunSpec
 from povsim.io import atomic_write, write_csv, write_json
 
@@ -40,8 +46,14 @@ SUMMARY_CSV = "summary.csv"
 FIGURES = ("trajectories.png", "exits_by_channel.png", "relapse.png", "frontier.png")
 DERIVED = (RUNS_PARQUET, RUNS_CSV, SUMMARY_CSV, *FIGURES)
 LOCK = ".povsim.lock"
+CORRUPT_SUFFIX = ".corrupt"
+"""Appended to a run file found unreadable when it is moved aside (it no longer counts as finished)."""
 FORMAT_VERSION = 1
 _META_KEY = b"povsim.run"
+
+
+class CorruptRunError(PovsimInputError):
+    """A run file that cannot be read or is not the run it claims to be (the message says why)."""
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
@@ -70,6 +82,8 @@ class RunStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.runs_dir = self.root / RUNS_DIR
+        self.set_aside: dict[str, str] = {}
+        """Run files found corrupt and moved aside by this store: key → what was wrong, where it went."""
 
     # -- paths ------------------------------------------------------------------------
     def run_path(self, key: str) -> Path:
@@ -119,13 +133,65 @@ class RunStore:
             return None
 
     def read_run(self, key: str) -> pd.DataFrame:
-        """One finished run's table."""
-        return pd.read_parquet(self.run_path(key))
+        """One finished run's table, checked: Parquet, the run's columns, rows, and its own key.
+
+        Raises:
+            CorruptRunError: the file cannot be read or is not this run.
+            PovsimEnvironmentError: the file may not be read (permission).
+        """
+        path = self.run_path(key)
+        try:
+            table = pq.read_table(path)
+            frame = table.to_pandas()
+            meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
+        except PermissionError as exc:
+            raise os_error(exc, path, "cannot read the run file") from None
+        except Exception as exc:  # ArrowInvalid, OSError of a truncated file, bad JSON ...
+            text = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise CorruptRunError(f"{path}: unreadable run file ({type(exc).__name__}: {text})") from None
+        missing = [c for c in ("scenario", "rep", "seed", *CORE_COLUMNS) if c not in frame.columns]
+        if missing:
+            raise CorruptRunError(f"{path}: not a povsim run file (no column {', '.join(missing)})")
+        if frame.empty:
+            raise CorruptRunError(f"{path}: run file holds no rows")
+        recorded = meta.get("spec", {}).get("key") if isinstance(meta, dict) else None
+        if recorded != key:
+            raise CorruptRunError(f"{path}: run file records key {recorded!r}, not {key!r}")
+        return frame
 
     def read_run_metadata(self, key: str) -> dict[str, Any]:
         """What was recorded about a finished run (spec, wall time, host)."""
         meta = pq.read_schema(self.run_path(key)).metadata or {}
         return json.loads(meta.get(_META_KEY, b"{}"))
+
+    def set_aside_run(self, key: str, problem: str) -> Path:
+        """Move a corrupt run file to ``runs/<key>.parquet.corrupt`` (so it counts as not done), and note it."""
+        path = self.run_path(key)
+        aside = path.with_name(path.name + CORRUPT_SUFFIX)
+        try:
+            os.replace(path, aside)
+        except OSError as exc:
+            raise os_error(exc, path, "cannot move the corrupt run file aside") from None
+        self.set_aside[key] = f"{problem}; moved aside to {aside.name}, to be run again"
+        return aside
+
+    def check_runs(self, keys: Sequence[str]) -> dict[str, str]:
+        """Read every finished run among ``keys``; move the corrupt ones aside (:meth:`set_aside_run`).
+
+        Returns:
+            The runs moved aside by this call: key → what was wrong.
+        """
+        found: dict[str, str] = {}
+        finished = self.finished_keys()
+        for key in dict.fromkeys(keys):
+            if key not in finished:
+                continue
+            try:
+                self.read_run(key)
+            except CorruptRunError as exc:
+                self.set_aside_run(key, str(exc))
+                found[key] = self.set_aside[key]
+        return found
 
     def check_compatible(self, experiment: Experiment) -> None:
         """Refuse to mix experiments: the folder must be new, empty, or hold this experiment.
@@ -227,10 +293,17 @@ class RunStore:
         """The finished runs among ``keys``, concatenated in the order of ``keys``.
 
         Each key appears at most once, so no run is ever duplicated; missing runs (still to
-        do, or failed) are left out.
+        do, or failed) are left out, and so are corrupt ones (moved aside, :attr:`set_aside`).
         """
         finished = self.finished_keys()
-        frames = [self.read_run(k) for k in dict.fromkeys(keys) if k in finished]
+        frames = []
+        for key in dict.fromkeys(keys):
+            if key not in finished:
+                continue
+            try:
+                frames.append(self.read_run(key))
+            except CorruptRunError as exc:
+                self.set_aside_run(key, str(exc))
         if not frames:
             return pd.DataFrame(columns=["scenario", "rep", "seed", *CORE_COLUMNS])
         return pd.concat(frames, ignore_index=True)
@@ -242,11 +315,21 @@ class RunStore:
     def load_runs(self) -> pd.DataFrame:
         """The runs table: ``runs.parquet``, or assembled from ``runs/`` (and written) when absent.
 
+        An unreadable ``runs.parquet`` is rebuilt from ``runs/``; corrupt run files are moved aside
+        (:attr:`set_aside`) and the others assembled.
+
         Raises:
-            PovsimInputError: the folder holds no runs.
+            PovsimInputError: the folder holds no (readable) runs.
         """
         if (self.root / RUNS_PARQUET).is_file():
-            return pd.read_parquet(self.root / RUNS_PARQUET)
+            try:
+                runs = pd.read_parquet(self.root / RUNS_PARQUET)
+                if {"scenario", "rep", *CORE_COLUMNS} <= set(runs.columns):
+                    return runs
+            except PermissionError as exc:
+                raise os_error(exc, self.root / RUNS_PARQUET, "cannot read") from None
+            except Exception:  # unreadable: rebuilt from the run files below
+                pass
         if not self.root.is_dir():
             raise PovsimInputError(f"{self.root}: no such folder")
         finished = self.finished_keys()
@@ -258,9 +341,19 @@ class RunStore:
         manifest = self.read_manifest() or {}
         keys = [k for k in manifest.get("runs", {}).get("keys", []) if k in finished]
         keys += sorted(finished - set(keys)) if not keys else []
-        runs = self.assemble(keys)
         with self.lock():
-            self.write_tables(runs)
+            runs = self.assemble(keys)
+            if runs.empty:
+                self.remove_derived()
+                raise PovsimInputError(
+                    f"{self.root}: no readable runs ({len(self.set_aside)} corrupt run file(s) moved aside; "
+                    "rerun the batch to run them again)"
+                )
+            try:
+                self.write_tables(runs)
+            except PovsimError:
+                self.remove_derived()  # never a runs.parquet without its runs.csv, or a stale one
+                raise
         return runs
 
 
