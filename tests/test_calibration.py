@@ -264,8 +264,11 @@ def test_calibrate_cli_quick(tmp_path):
     assert code == 0, err
     report = pd.read_csv(tmp_path / "cal" / "fit.csv")
     people = report[report["fitted"] & report["target"].str.contains("people")]
-    assert len(people) == 4
-    assert (people["calibrated_rel_error"].abs() <= 0.05).all()  # even the quick fit meets the 5% acceptance
+    assert len(people) == 11  # survey 2015–2017, by region 2016–2017, registry 2015, re-registration 2016
+    national = people[people["target"].str.fullmatch(r"(registered_)?poor_people_\d{4}")]
+    assert len(national) == 4
+    assert (national["calibrated_rel_error"].abs() <= 0.05).all()  # even the quick fit meets the 5% acceptance
+    assert people["met"].all()  # and the regional and re-registration acceptance
     assert (report["met"] == [default_targets()[i].accepts(v) for i, v in enumerate(report["calibrated_mean"])]).all()
     manifest = json.loads((tmp_path / "cal" / "calibration.json").read_text())
     assert manifest["accepted"] == report.loc[report["fitted"], "met"].all()

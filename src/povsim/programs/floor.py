@@ -19,8 +19,8 @@ The floor pays the gap to the standard (补差, 000 line 1855), so a covered hou
 reaches its county's standard, not the line. County standards: the national average of the
 Ministry of Civil Affairs' statistical bulletins (``floor.standard``; grown at
 ``floor.standard_growth_after`` after its last year), lower in poor counties
-(``floor.poor_county_ratio``), higher in the east (``floor.east_ratio``) and spread across counties (``floor.standard_sigma``, a fixed
-draw per county), with the lowest raised year by year to the poverty line by
+(``floor.poor_county_ratio``), higher in the east (``floor.east_ratio``) and spread across
+counties (``floor.standard_sigma``, a fixed draw per county), with the lowest raised year by year to the poverty line by
 ``floor.merge_year`` (两线合一: 000 line 982; 002 lines 466, 484). An entitlement funded at
 ``budget.scale`` of need, poorest first. Runs after the other incomes are known (means-tested).
 """
