@@ -11,11 +11,18 @@ from __future__ import annotations
 import errno
 import json
 import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import povsim
 import povsim.io
 from povsim.cli import main
 from povsim.dashboard import levers as dashboard_levers
@@ -282,6 +289,94 @@ def test_refine_checks_the_params_file_before_any_run(tmp_path, monkeypatch, cap
     assert code == 2
     assert str(params) in line and "parameters.economy.growth.local_wage" in line and allowed in line
     assert not (tmp_path / "o").exists()
+
+
+# -- 6. a Dask batch whose last worker dies fails within its timeout --------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _started(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+
+
+def test_dask_batch_whose_last_worker_dies_exits_3_and_resumes(tmp_path, capsys):
+    """One ``dask worker --no-nanny`` on a scheduler of its own, killed with SIGKILL after the first run
+    is stored: the batch ends within its no-worker timeout (5 s here) with one line naming the scheduler,
+    exit code 3 and ``failed`` in the manifest, the stored runs stay, and rerunning resumes. Against the
+    original code the batch waited for ever (here: killed after 35 s, a failure)."""
+    from distributed import Client
+
+    timeout = 5.0
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    env = dict(os.environ)
+    # the subprocesses import the povsim under test, wherever this process imported it from
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(povsim.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    env["POVSIM_DASK_NO_WORKER_TIMEOUT"] = str(timeout)
+    dask = [sys.executable, "-m", "dask"]
+    scheduler = _started(
+        [*dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+        env,
+        tmp_path / "scheduler.log",
+    )
+    worker = batch = None
+    try:
+        worker = _started(
+            [*dask, "worker", address, "--no-nanny", "--nthreads", "1", "--no-dashboard"], env, tmp_path / "worker.log"
+        )
+        with Client(address, timeout="30s", set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=30)
+        out = tmp_path / "b"
+        argv = ["batch", BASELINE, "--scale", "4000", "--end-year", "2015", "--reps", "6", "--out", str(out), "-q"]
+        entry = "import sys; from povsim.cli import main; sys.exit(main(sys.argv[1:]))"
+        batch = subprocess.Popen(
+            [sys.executable, "-c", entry, *argv, "--executor", "dask", "--address", address],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not list((out / "runs").glob("*.parquet")) and batch.poll() is None:
+            assert time.monotonic() < deadline, "no run was stored within 60 s"
+            time.sleep(0.05)
+        assert batch.poll() is None, batch.communicate()
+        worker.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        try:
+            _, err = batch.communicate(timeout=timeout + 30)
+        except subprocess.TimeoutExpired:
+            batch.kill()
+            pytest.fail("the batch hung after its last worker died")
+        took = time.monotonic() - killed
+        line = one_line(err)
+        assert batch.returncode == 3, err
+        assert address in line and "no live worker" in line and f"{timeout:g} s" in line
+        assert took < timeout + 20, took  # the timeout, a second's polling, closing the client
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["status"] == "failed" and "no live worker" in manifest["error"]
+        stored = manifest["runs"]["finished"]
+        assert 1 <= stored < 6 and len(list((out / "runs").glob("*.parquet"))) == stored
+    finally:
+        for process in (batch, worker, scheduler):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+    # the finished runs are kept: the same batch resumes (the executor is not part of the experiment)
+    assert cli([*argv, "--executor", "serial"], capsys)[0] == 0
+    assert json.loads((out / "manifest.json").read_text())["this_invocation"]["skipped"] == stored
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf"])
+def test_a_bad_dask_no_worker_timeout_is_refused_before_any_run(tmp_path, monkeypatch, capsys, no_model, value):
+    monkeypatch.setenv("POVSIM_DASK_NO_WORKER_TIMEOUT", value)
+    code, _, err = cli([*BATCH[:-2], "--executor", "dask", "--out", str(tmp_path / "b")], capsys)
+    assert code == 2 and "POVSIM_DASK_NO_WORKER_TIMEOUT" in one_line(err)
+    assert not (tmp_path / "b").exists()
 
 
 # -- 7. the dashboard checks lever values on the server -------------------------------------------------
