@@ -273,6 +273,8 @@ class DaskExecutor(Executor):
         self.address = address
         self.cluster: Any = None
         self._futures: list[Any] = []
+        self._returned = 0
+        self._checked = self._alive_at = time.monotonic()
         self.no_worker_timeout = no_worker_timeout() if timeout is None else float(timeout)
         if address:
             try:
@@ -331,39 +333,57 @@ class DaskExecutor(Executor):
             by_key[future.key] = spec
             self._futures.append(future)
         completed = dask_completed(self._futures, loop=self.client.loop)
-        now = time.monotonic()
-        checked, alive_at = now, now  # when the workers were last counted, and last seen
+        self._returned = 0
+        self._checked = self._alive_at = time.monotonic()  # workers last counted, and last seen
         while not completed.is_empty():
             batch = completed.next_batch(block=False)
+            if not batch:
+                self._watch()
+                time.sleep(_POLL_SECONDS)
+                continue
+            self._alive_at = time.monotonic()  # runs just came back
             for future in batch:
                 spec = by_key[future.key]
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # KilledWorker, a worker without povsim, a lost connection
-                    outcome = RunOutcome.failure(spec, exc, "dask")
+                outcome = self._result(future, spec)
                 future.release()
+                self._returned += 1
                 yield spec, outcome
-            now = time.monotonic()
-            if batch:
-                alive_at = now  # a run just came back
-                continue
-            if now - checked >= _WORKER_CHECK_SECONDS:
-                checked = now
-                if self.live_workers():
-                    alive_at = now
-                elif now - alive_at >= self.no_worker_timeout:
-                    self._give_up(completed.count())
-            time.sleep(_POLL_SECONDS)
         self._futures = []
 
-    def _give_up(self, unfinished: int) -> None:
+    def _result(self, future: Any, spec: RunSpec) -> RunOutcome:
+        """The outcome of a finished run. Its result is fetched from the worker that ran it; if that
+        worker died meanwhile, Dask runs it again, so this waits (watching for workers) until it is back.
+        Each attempt waits twice as long as the one before (1 s, 2 s, ... at most 60 s), so a large
+        result on a slow network is not cut short for ever."""
+        wait = _WORKER_CHECK_SECONDS
+        while True:
+            try:
+                return future.result(timeout=wait)
+            except TimeoutError:  # its worker died before the result was fetched: it is being rerun
+                self._watch()
+                wait = min(2 * wait, 60.0)
+            except Exception as exc:  # KilledWorker, a worker without povsim, a lost connection
+                return RunOutcome.failure(spec, exc, "dask")
+
+    def _watch(self) -> None:
+        """Count the workers (at most once a second); give up after ``no_worker_timeout`` without any."""
+        now = time.monotonic()
+        if now - self._checked < _WORKER_CHECK_SECONDS:
+            return
+        self._checked = now
+        if self.live_workers():
+            self._alive_at = now
+        elif now - self._alive_at >= self.no_worker_timeout:
+            self._give_up()
+
+    def _give_up(self) -> None:
         """Cancel the runs not done and raise the error of a cluster without workers."""
         with contextlib.suppress(Exception):
             self.client.cancel([f for f in self._futures if not f.done()])
         raise PovsimEnvironmentError(
             f"{self.where()} has had no live worker for {self.no_worker_timeout:g} s "
-            f"({NO_WORKER_TIMEOUT_VARIABLE}); {unfinished} unfinished run(s) cancelled, the finished ones are "
-            "stored: start workers and rerun the same command to resume"
+            f"({NO_WORKER_TIMEOUT_VARIABLE}); {len(self._futures) - self._returned} unfinished run(s) cancelled, "
+            "the finished ones are stored: start workers and rerun the same command to resume"
         )
 
     def close(self) -> None:
