@@ -1,6 +1,8 @@
 """Output integrity and input safety (issue 17): every command ends an error with one line and exit code
-2 (bad input) or 3 (environment), never a traceback; a ``povsim run`` folder is always one complete run
-or the previous one; no output lands outside its folder; corrupt run files are set aside and re-run.
+2 (bad input) or 3 (environment), never a traceback; the folder of ``povsim run``, ``forecast``,
+``sensitivity``, ``calibrate`` and ``backtest`` is always one complete output or the previous one; no output
+lands outside its folder; corrupt run files are set aside and re-run; a Dask batch whose last worker dies
+stops within its timeout.
 
 Disk-full cases replace ``povsim.io._write_all``, the one low-level write of every output file. Runs are
 small (1 agent : 20,000 households, to 2016) and most cases fail before any model runs.
@@ -11,11 +13,18 @@ from __future__ import annotations
 import errno
 import json
 import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import povsim
 import povsim.io
 from povsim.cli import main
 from povsim.dashboard import levers as dashboard_levers
@@ -30,6 +39,7 @@ BASELINE = str(SCENARIOS / "baseline.toml")
 SMALL = ["--scale", "20000", "--end-year", "2016"]
 RUN_OUTPUTS = {"results.csv", "counties.csv", "manifest.json", "poverty_trajectory.png"}
 BATCH = ["batch", BASELINE, *SMALL, "--reps", "2", "--executor", "serial"]
+CALIBRATION_REPORT = {"fit.csv", "fit.png", "posterior.csv", "evaluations.csv", "calibration.json"}
 
 
 def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -131,6 +141,206 @@ def test_atomic_write_on_a_full_disk_leaves_the_old_file(tmp_path, monkeypatch):
         povsim.io.write_json({"a": 2}, target)
     assert json.loads(target.read_text()) == {"a": 1}
     no_leftovers(tmp_path)
+
+
+# -- 1b. forecast, sensitivity, calibrate and backtest swap their folders in whole (model runs faked) --
+
+
+def disk_full_at(monkeypatch: pytest.MonkeyPatch, n: int) -> list[str]:
+    """Make the ``n``-th file written (1: the first) fail with ENOSPC; return the names of all written."""
+    real = povsim.io._write_all
+    names: list[str] = []
+
+    def full(path: Path, fh, data: bytes) -> int:
+        names.append(path.name)
+        if len(names) == n:
+            fh.write(data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, fh, data)
+
+    monkeypatch.setattr(povsim.io, "_write_all", full)
+    return names
+
+
+def _frame(tag: float) -> pd.DataFrame:
+    return pd.DataFrame({"year": [2018, 2019], "value": [tag, tag + 1]})
+
+
+def fake_forecast(monkeypatch: pytest.MonkeyPatch, tag: float) -> None:
+    """``povsim forecast`` without model runs: tables and figures that carry ``tag``."""
+    from types import SimpleNamespace
+
+    import povsim.calibration.forecast as forecast
+
+    fc = SimpleNamespace(table=_frame(tag), runs=_frame(tag), decomposition=_frame(tag), parameter_draws=2, notes=[])
+    monkeypatch.setattr(forecast, "run_forecast", lambda *a, **k: fc)
+    monkeypatch.setattr(forecast, "forecast_figure", lambda fc: b"\x89PNG forecast %g" % tag)
+    monkeypatch.setattr(forecast, "decomposition_figure", lambda fc: b"\x89PNG decomposition %g" % tag)
+
+
+def fake_sensitivity(monkeypatch: pytest.MonkeyPatch, tag: float) -> None:
+    """``povsim sensitivity`` without model runs (no evaluator, fixed indices carrying ``tag``)."""
+    from types import SimpleNamespace
+
+    import povsim.calibration.evaluate as evaluate
+    import povsim.calibration.sensitivity as sensitivity
+
+    class NoEvaluator:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    res = SimpleNamespace(indices=_frame(tag), samples=_frame(tag), runs=4, outcomes={})
+    table = pd.DataFrame({"max": [tag], "targets_moved": [1]}, index=pd.Index(["budget.scale"], name="parameter"))
+    monkeypatch.setattr(evaluate, "Evaluator", NoEvaluator)
+    monkeypatch.setattr(sensitivity, "run_sensitivity", lambda *a, **k: res)
+    monkeypatch.setattr(sensitivity, "figure", lambda res: b"\x89PNG sensitivity %g" % tag)
+    monkeypatch.setattr(sensitivity, "identifiability", lambda res: table)
+
+
+def fake_calibrate(monkeypatch: pytest.MonkeyPatch, tag: float):
+    """``povsim calibrate`` without model runs: a one-parameter calibration whose value carries ``tag``
+    (written by the real ``write_calibration``; only the figure is faked). Returns the calibration."""
+    import povsim.calibration.fit as fit
+    import povsim.calibration.report as report
+    from povsim.calibration.space import Space
+    from povsim.calibration.targets import default_targets
+    from povsim.parameters import ParameterSet
+
+    path = "economy.growth.local_wage"
+    priors = ParameterSet.priors()
+    value = 0.05 + tag / 1000
+    table = pd.DataFrame(
+        {"target": ["t"], "label": ["T"], "observed": [1.0], "tolerance_sd": [0.1], "fitted": [True], "source": ["x"]}
+    ).assign(met=True)
+    cal = fit.Calibration(
+        settings=fit.QUICK,
+        space=Space.from_paths(priors, [path]),
+        targets=default_targets(),
+        prior={path: priors[path]},
+        values={path: value},
+        posterior_sd={path: 0.001},
+        draws=pd.DataFrame({path: [value, value]}),
+        report=table,
+        evaluations=pd.DataFrame({"stage": ["start"], path: [value], "loss": [tag]}),
+        loss=tag,
+        prior_loss=tag + 1,
+        runs=3,
+        seconds=1.0,
+    )
+    monkeypatch.setattr(fit, "calibrate", lambda *a, **k: cal)
+    monkeypatch.setattr(report, "fit_figure", lambda cal: b"\x89PNG fit %g" % tag)
+    return cal
+
+
+def fake_backtest(monkeypatch: pytest.MonkeyPatch, tag: float) -> None:
+    """``povsim backtest`` without model runs: the calibration of :func:`fake_calibrate`, fixed scores."""
+    from types import SimpleNamespace
+
+    import povsim.calibration.backtest as backtest
+
+    bt = SimpleNamespace(calibration=fake_calibrate(monkeypatch, tag), table=_frame(tag), summary=_frame(tag))
+    monkeypatch.setattr(backtest, "run_backtest", lambda *a, **k: bt)
+    monkeypatch.setattr(backtest, "backtest_figure", lambda bt: b"\x89PNG backtest %g" % tag)
+
+
+FAKED = {
+    "forecast": (fake_forecast, ["forecast"], 6),
+    "sensitivity": (fake_sensitivity, ["sensitivity", "--method", "morris", "--outcomes", "targets", "--n", "2"], 5),
+    "calibrate": (fake_calibrate, ["calibrate", "--quick"], 6),  # with the --params-file of the test
+    "backtest": (fake_backtest, ["backtest", "--origin", "2016", "--quick"], 10),  # calibration/ and 4 files
+}
+"""Each command: its fake, its arguments, and how many files it writes."""
+
+
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (its subfolders too), by relative path."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _faked_command(command: str, tmp_path: Path) -> list[str]:
+    _, argv, _ = FAKED[command]
+    extra = ["--params-file", str(tmp_path / "cal.toml")] if command == "calibrate" else []
+    return [*argv, *extra, "--out", str(tmp_path / "o"), "-q"]
+
+
+@pytest.mark.parametrize("command", list(FAKED))
+def test_folders_of_forecast_sensitivity_calibrate_backtest_are_complete_or_absent(
+    tmp_path, monkeypatch, capsys, command
+):
+    """A full disk at any file of the folder leaves no folder; after a complete one, it leaves that one
+    byte for byte (not the new first files beside the old last ones); the next run replaces it whole."""
+    fake, _, n_files = FAKED[command]
+    argv = _faked_command(command, tmp_path)
+    out = tmp_path / "o"
+    for n in range(1, n_files + 1):
+        with monkeypatch.context() as m:
+            fake(m, 1.0)
+            names = disk_full_at(m, n)
+            code, _, err = cli(argv, capsys)
+        line = one_line(err)
+        assert code == 3 and names[-1] in line and "disk full" in line, (n, names)
+        # the error names the file at its final path, not in the hidden build folder
+        assert (str(out) in line or names[-1] == "cal.toml") and ".tmp-" not in line, line
+        assert not out.exists(), (n, names)
+        no_leftovers(tmp_path)
+    with monkeypatch.context() as m:
+        fake(m, 1.0)
+        assert cli(argv, capsys)[0] == 0
+    before = tree_bytes(out)
+    assert len(before) == n_files - (command == "calibrate")  # the calibrated values are not in the report
+    for n in range(1, n_files + 1):
+        with monkeypatch.context() as m:
+            fake(m, 2.0)
+            names = disk_full_at(m, n)
+            assert cli(argv, capsys)[0] == 3, (n, names)
+        assert tree_bytes(out) == before, (n, names)
+        no_leftovers(tmp_path)
+    with monkeypatch.context() as m:
+        fake(m, 2.0)
+        assert cli(argv, capsys)[0] == 0
+    after = tree_bytes(out)
+    assert set(after) == set(before) and all(after[name] != before[name] for name in after if name.endswith(".png"))
+
+
+@pytest.mark.parametrize("command", list(FAKED))
+def test_forecast_sensitivity_calibrate_backtest_refuse_a_folder_of_other_files_before_running(
+    tmp_path, monkeypatch, capsys, command
+):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model run started")
+
+    monkeypatch.setattr("povsim.calibration.forecast.run_forecast", refuse)
+    monkeypatch.setattr("povsim.calibration.evaluate.Evaluator.__init__", refuse)
+    monkeypatch.setattr("povsim.calibration.fit.calibrate", refuse)
+    monkeypatch.setattr("povsim.calibration.backtest.run_backtest", refuse)
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "thesis.tex").write_text("precious")
+    code, _, err = cli(_faked_command(command, tmp_path), capsys)
+    assert code == 2 and "thesis.tex" in one_line(err)
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["thesis.tex"]
+
+
+def test_calibrate_keeps_the_check_report_and_a_params_file_in_its_folder(tmp_path, monkeypatch, capsys):
+    """The default ``--check`` report lives in the calibration's folder (``results/calibration/check/``),
+    and ``--params-file`` may lie in ``--out`` (as in a backtest folder): replacing the report keeps both."""
+    out = tmp_path / "o"
+    (out / "check").mkdir(parents=True)
+    (out / "check" / "fit.csv").write_text("the re-check's report\n")
+    params = out / "calibrated.toml"
+    fake_calibrate(monkeypatch, 1.0)
+    assert cli(["calibrate", "--quick", "--params-file", str(params), "--out", str(out), "-q"], capsys)[0] == 0
+    assert (out / "check" / "fit.csv").read_text() == "the re-check's report\n"
+    assert "0.051" in params.read_text()
+    assert {p.name for p in out.iterdir()} == {*CALIBRATION_REPORT, "check", "calibrated.toml"}
+    no_leftovers(tmp_path)
+    code, _, err = cli(["calibrate", "--quick", "--params-file", str(out / "fit.csv"), "--out", str(out)], capsys)
+    assert code == 2 and "choose another file" in one_line(err)
 
 
 # -- 2. a scenario's name is a safe folder name -------------------------------------------------------
@@ -282,6 +492,122 @@ def test_refine_checks_the_params_file_before_any_run(tmp_path, monkeypatch, cap
     assert code == 2
     assert str(params) in line and "parameters.economy.growth.local_wage" in line and allowed in line
     assert not (tmp_path / "o").exists()
+
+
+# -- 6. a Dask batch whose last worker dies fails within its timeout --------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _started(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+
+
+def test_dask_batch_whose_last_worker_dies_exits_3_and_resumes(tmp_path, capsys):
+    """One ``dask worker --no-nanny`` on a scheduler of its own, killed with SIGKILL after the first run
+    is stored: the batch ends within its no-worker timeout (5 s here) with one line naming the scheduler,
+    exit code 3 and ``failed`` in the manifest, the stored runs stay, and rerunning resumes. Against the
+    original code the batch waited for ever (here: killed after 35 s, a failure)."""
+    from distributed import Client
+
+    timeout = 5.0
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    env = dict(os.environ)
+    # the subprocesses import the povsim under test, wherever this process imported it from
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(povsim.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    env["POVSIM_DASK_NO_WORKER_TIMEOUT"] = str(timeout)
+    dask = [sys.executable, "-m", "dask"]
+    scheduler = _started(
+        [*dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+        env,
+        tmp_path / "scheduler.log",
+    )
+    worker = batch = None
+    try:
+        worker = _started(
+            [*dask, "worker", address, "--no-nanny", "--nthreads", "1", "--no-dashboard"], env, tmp_path / "worker.log"
+        )
+        with Client(address, timeout="30s", set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=30)
+        out = tmp_path / "b"
+        argv = ["batch", BASELINE, "--scale", "4000", "--end-year", "2015", "--reps", "6", "--out", str(out), "-q"]
+        entry = "import sys; from povsim.cli import main; sys.exit(main(sys.argv[1:]))"
+        batch = subprocess.Popen(
+            [sys.executable, "-c", entry, *argv, "--executor", "dask", "--address", address],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not list((out / "runs").glob("*.parquet")) and batch.poll() is None:
+            assert time.monotonic() < deadline, "no run was stored within 60 s"
+            time.sleep(0.05)
+        assert batch.poll() is None, batch.communicate()
+        worker.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        try:
+            _, err = batch.communicate(timeout=timeout + 30)
+        except subprocess.TimeoutExpired:
+            batch.kill()
+            pytest.fail("the batch hung after its last worker died")
+        took = time.monotonic() - killed
+        line = one_line(err)
+        assert batch.returncode == 3, err
+        assert address in line and "no live worker" in line and f"{timeout:g} s" in line
+        assert took < timeout + 20, took  # the timeout, a second's polling, closing the client
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["status"] == "failed" and "no live worker" in manifest["error"]
+        stored = manifest["runs"]["finished"]
+        assert 1 <= stored < 6 and len(list((out / "runs").glob("*.parquet"))) == stored
+    finally:
+        for process in (batch, worker, scheduler):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+    # the finished runs are kept: the same batch resumes (the executor is not part of the experiment)
+    assert cli([*argv, "--executor", "serial"], capsys)[0] == 0
+    assert json.loads((out / "manifest.json").read_text())["this_invocation"]["skipped"] == stored
+
+
+def test_dask_executor_gives_up_on_a_result_lost_with_its_last_worker(monkeypatch):
+    """A run that finished on a worker killed before its result was fetched is rerun by Dask: with no
+    worker left, waiting for that result ends at the timeout too (the case the subprocess test hits only
+    sometimes, when the kill falls between a run's end and its fetch)."""
+    from types import SimpleNamespace
+
+    from povsim.errors import PovsimEnvironmentError
+    from povsim.experiments import executors
+
+    class Lost:
+        def result(self, timeout=None):
+            time.sleep(timeout)
+            raise TimeoutError
+
+        def done(self):
+            return False
+
+    cancelled: list = []
+    monkeypatch.setattr(executors, "_WORKER_CHECK_SECONDS", 0.01)
+    ex = object.__new__(executors.DaskExecutor)
+    ex.address, ex.no_worker_timeout, ex._futures, ex._returned = "tcp://10.0.0.5:8786", 0.05, [Lost()], 0
+    ex._checked = ex._alive_at = time.monotonic()
+    ex.client = SimpleNamespace(nthreads=lambda: {}, cancel=cancelled.extend)
+    with pytest.raises(PovsimEnvironmentError, match=r"tcp://10\.0\.0\.5:8786 has had no live worker for 0\.05 s"):
+        ex._result(ex._futures[0], None)
+    assert cancelled == ex._futures
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf"])
+def test_a_bad_dask_no_worker_timeout_is_refused_before_any_run(tmp_path, monkeypatch, capsys, no_model, value):
+    monkeypatch.setenv("POVSIM_DASK_NO_WORKER_TIMEOUT", value)
+    code, _, err = cli([*BATCH[:-2], "--executor", "dask", "--out", str(tmp_path / "b")], capsys)
+    assert code == 2 and "POVSIM_DASK_NO_WORKER_TIMEOUT" in one_line(err)
+    assert not (tmp_path / "b").exists()
 
 
 # -- 7. the dashboard checks lever values on the server -------------------------------------------------

@@ -8,6 +8,11 @@
                        [--workers K] [--out DIR] [-q]
 
 Bad input ends with a one-line error and exit code 2 before any run starts or any file is written.
+Each command builds its ``--out`` folder beside it (a hidden ``.<name>.tmp-*`` folder) and swaps it in
+whole when every file is written (:func:`povsim.io.replacing_folder`), so a failed or interrupted
+command (a full disk, Ctrl-C) leaves the previous complete folder or none, never a mixture. ``--out`` is
+checked before any run: a folder holding anything but the command's own files is refused (exit 2) rather
+than replaced.
 """
 
 from __future__ import annotations
@@ -16,9 +21,29 @@ import argparse
 import shlex
 import sys
 import time
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from povsim.errors import PovsimInputError
+
+CALIBRATION_OUTPUTS = ("fit.csv", "fit.png", "posterior.csv", "evaluations.csv", "calibration.json")
+"""The files of a ``povsim calibrate`` report folder (``--out``)."""
+CHECK_FOLDER = "check"
+"""The report of ``povsim calibrate --check`` by default, inside the calibration's own report folder: a
+new calibration report keeps the previous folder's copy of it."""
+FORECAST_OUTPUTS = (
+    "forecast.csv",
+    "runs.csv",
+    "forecast.png",
+    "decomposition.csv",
+    "decomposition.png",
+    "manifest.json",
+)
+"""The files of a ``povsim forecast`` folder."""
+SENSITIVITY_OUTPUTS = ("indices.csv", "samples.csv", "sensitivity.png", "manifest.json", "identifiability.csv")
+"""The files of a ``povsim sensitivity`` folder."""
+BACKTEST_OUTPUTS = ("backtest.csv", "summary.csv", "backtest.png", "calibration", "calibrated.toml", "manifest.json")
+"""The files (and the ``calibration/`` folder) of a ``povsim backtest`` folder."""
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -137,14 +162,53 @@ def _common(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
-def _check_common(args: argparse.Namespace) -> None:
+def _check_common(args: argparse.Namespace, replaceable: Collection[str]) -> None:
+    """Check ``--scale``, ``--workers`` and ``--out`` before any run; ``replaceable``: the names the
+    ``--out`` folder may already hold (a previous output of the same command), as it is replaced whole."""
     from povsim.io import check_out_folder
 
     if not 1 <= args.scale <= 1e8:  # also NaN
         raise PovsimInputError(f"--scale {args.scale:g}: must be a number from 1 to 1e8")
     if args.workers is not None and args.workers < 1:
         raise PovsimInputError(f"--workers {args.workers}: must be at least 1")
-    check_out_folder(args.out)
+    check_out_folder(args.out, replaceable=replaceable)
+
+
+def _inside(path: Path, folder: Path) -> Path | None:
+    """``path`` relative to ``folder`` when it lies in it, else None."""
+    try:
+        return path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return None
+
+
+def _carry_over(names: Collection[str], previous: Path, built: Path) -> None:
+    """Copy the entries ``names`` of the folder ``previous`` (when they exist) into ``built`` before it
+    replaces ``previous``: what lives in the folder but is not rewritten by the command.
+
+    Raises:
+        PovsimEnvironmentError, PovsimInputError: a copy failed (nothing is replaced then).
+    """
+    import shutil
+
+    from povsim.errors import os_error
+
+    for name in names:
+        source = previous / name
+        if not source.exists() or (built / name).exists():
+            continue
+        try:
+            if source.is_dir():
+                shutil.copytree(source, built / name, symlinks=True)
+            else:
+                shutil.copy2(source, built / name)
+        except OSError as exc:
+            raise os_error(exc, previous / name, "cannot keep") from None
+
+
+def _final(paths: Iterable[Path], built: Path, out: Path) -> list[Path]:
+    """The paths of written files once the folder ``built`` is swapped in at ``out``."""
+    return [out / p.relative_to(built) if p.is_relative_to(built) else p for p in paths]
 
 
 def _writable_file(path: str | None, option: str) -> Path:
@@ -182,14 +246,26 @@ def _calibrate(args: argparse.Namespace) -> int:
         check_paths,
         write_calibration,
     )
+    from povsim.io import replacing_folder
     from povsim.model import resolve_scenario
 
-    _check_common(args)
     if args.check:
         return _check_calibration(args)
+    params_file = _writable_file(args.params_file, "--params-file")
+    out = Path(args.out)
+    # what the report folder keeps from its previous version: the re-check's report, and the
+    # calibrated values when --params-file lies in --out (written there, then copied into the new folder)
+    kept = [CHECK_FOLDER]
+    inside = _inside(params_file, out)
+    if inside is not None:
+        if not inside.parts or inside.parts[0] in (*CALIBRATION_OUTPUTS, CHECK_FOLDER):
+            raise PovsimInputError(
+                f"--params-file {params_file}: the report in --out {out} has this name; choose another file"
+            )
+        kept.append(inside.parts[0])
+    _check_common(args, (*CALIBRATION_OUTPUTS, *kept))
     paths = [p.strip() for p in args.fit.split(",") if p.strip()] if args.fit else list(FITTED_PARAMETERS)
     check_paths(paths)
-    params_file = _writable_file(args.params_file, "--params-file")
     if args.refine:  # the values a refinement starts from: every one checked before any run
         from povsim.parameters import check_calibration_file
 
@@ -198,33 +274,38 @@ def _calibrate(args: argparse.Namespace) -> int:
     settings = QUICK if args.quick else REFINE if args.refine else FULL
     say = _say(args)
     say(f"povsim calibrate ({settings.mode}): {len(paths)} parameters, targets to 2017, scale 1:{args.scale:g}")
-    cal = calibrate(
-        scenario,
-        settings=settings,
-        paths=paths,
-        scale=args.scale,
-        workers=args.workers,
-        progress=not args.quiet,
-        log=say,
-        params_file=params_file,
-    )
-    command = shlex.join(["povsim", *sys.argv[1:]]) if sys.argv[0].endswith("povsim") else "povsim calibrate"
-    written = write_calibration(cal, args.out, params_file, command)
+    with replacing_folder(out) as built:
+        cal = calibrate(
+            scenario,
+            settings=settings,
+            paths=paths,
+            scale=args.scale,
+            workers=args.workers,
+            progress=not args.quiet,
+            log=say,
+            params_file=params_file,
+        )
+        command = shlex.join(["povsim", *sys.argv[1:]]) if sys.argv[0].endswith("povsim") else "povsim calibrate"
+        # the calibrated values go to their file at once (atomically), the report to the new folder
+        written = write_calibration(cal, built, params_file, command)
+        _carry_over(kept, out, built)
     if not args.quiet:
         _print_fit(cal)
-        for path in written.values():
+        for path in _final(written.values(), built, out):
             print(f"wrote {path}")
     return 0
 
 
 def _check_calibration(args: argparse.Namespace) -> int:
     from povsim.calibration.fit import check_calibration, write_calibration
+    from povsim.io import replacing_folder
     from povsim.model import resolve_scenario
 
     if args.fit:
         raise PovsimInputError("--check re-runs a written calibration; --fit chooses what a new fit fits")
     if args.out == "results/calibration":  # the default: leave the fit's own report beside it
-        args.out = "results/calibration/check"
+        args.out = f"results/calibration/{CHECK_FOLDER}"
+    _check_common(args, CALIBRATION_OUTPUTS)
     params_file = Path(args.params_file) if args.params_file else None
     if params_file is not None and not params_file.is_file():
         raise PovsimInputError(f"--params-file {params_file}: no such file to check")
@@ -234,14 +315,18 @@ def _check_calibration(args: argparse.Namespace) -> int:
     scenario = resolve_scenario(args.scenario)
     say = _say(args)
     say(f"povsim calibrate (check): the calibration in {params_file or 'the package'} against every target")
-    cal = check_calibration(
-        scenario, scale=args.scale, workers=args.workers, progress=not args.quiet, params_file=params_file
-    )
-    command = shlex.join(["povsim", *sys.argv[1:]]) if sys.argv[0].endswith("povsim") else "povsim calibrate --check"
-    written = write_calibration(cal, args.out, None, command)
+    out = Path(args.out)
+    with replacing_folder(out) as built:
+        cal = check_calibration(
+            scenario, scale=args.scale, workers=args.workers, progress=not args.quiet, params_file=params_file
+        )
+        command = (
+            shlex.join(["povsim", *sys.argv[1:]]) if sys.argv[0].endswith("povsim") else "povsim calibrate --check"
+        )
+        written = write_calibration(cal, built, None, command)
     if not args.quiet:
         _print_fit(cal)
-        for path in written.values():
+        for path in _final(written.values(), built, out):
             print(f"wrote {path}")
     return 0
 
@@ -280,17 +365,15 @@ def _print_fit(cal) -> None:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    import shutil
-
     from povsim.calibration.backtest import backtest_figure, backtest_text, check_origin, run_backtest
     from povsim.calibration.fit import FULL, QUICK, write_calibration
-    from povsim.io import build_folder, swap_in, write_bytes, write_csv, write_json
+    from povsim.io import replacing_folder, write_bytes, write_csv, write_json
     from povsim.model import resolve_scenario
 
     check_origin(args.origin)
     if args.out == "results/backtest/origin_<YEAR>":
         args.out = f"results/backtest/origin_{args.origin}"
-    _check_common(args)
+    _check_common(args, BACKTEST_OUTPUTS)
     scenario = resolve_scenario(args.scenario)
     settings = QUICK if args.quick else FULL
     say = _say(args)
@@ -310,9 +393,8 @@ def _backtest(args: argparse.Namespace) -> int:
     )
     # the folder is complete or absent: built beside it, then swapped in whole
     out = Path(args.out)
-    built = build_folder(out)
     command = shlex.join(["povsim", *sys.argv[1:]]) if sys.argv[0].endswith("povsim") else "povsim backtest"
-    try:
+    with replacing_folder(out) as built:
         write_calibration(bt.calibration, built / "calibration", built / "calibrated.toml", command)
         write_csv(bt.table, built / "backtest.csv")
         write_csv(bt.summary, built / "summary.csv")
@@ -329,9 +411,6 @@ def _backtest(args: argparse.Namespace) -> int:
             },
             built / "manifest.json",
         )
-        swap_in(built, out)
-    finally:
-        shutil.rmtree(built, ignore_errors=True)
     if not args.quiet:
         print(backtest_text(bt))
         print(f"wrote {out}/ (backtest.csv, summary.csv, backtest.png, calibration/, calibrated.toml, manifest.json)")
@@ -347,36 +426,37 @@ def _forecast(args: argparse.Namespace) -> int:
         forecast_text,
         run_forecast,
     )
-    from povsim.io import write_bytes, write_csv, write_json
+    from povsim.io import replacing_folder, write_bytes, write_csv, write_json
     from povsim.model import resolve_scenario
 
-    _check_common(args)
+    _check_common(args, FORECAST_OUTPUTS)
     if args.reps < 2:
         raise PovsimInputError(f"--reps {args.reps}: at least 2 are needed for an interval")
     scenario = resolve_scenario(args.scenario)
     started = time.perf_counter()
-    fc = run_forecast(scenario, args.reps, scale=args.scale, workers=args.workers, progress=not args.quiet)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    png = forecast_figure(fc)
-    written = [
-        write_csv(fc.table, out / "forecast.csv"),
-        write_csv(fc.runs, out / "runs.csv"),
-        write_bytes(png, out / "forecast.png"),
-        write_csv(fc.decomposition, out / "decomposition.csv"),
-        write_bytes(decomposition_figure(fc), out / "decomposition.png"),
-        write_json(
-            {
-                "scenario": scenario.name,
-                "reps": args.reps,
-                "parameter_draws": fc.parameter_draws,
-                "scale": args.scale,
-                "seconds": round(time.perf_counter() - started, 1),
-                "notes": fc.notes,
-            },
-            out / "manifest.json",
-        ),
-    ]
+    with replacing_folder(out) as built:
+        fc = run_forecast(scenario, args.reps, scale=args.scale, workers=args.workers, progress=not args.quiet)
+        png = forecast_figure(fc)
+        written = [
+            write_csv(fc.table, built / "forecast.csv"),
+            write_csv(fc.runs, built / "runs.csv"),
+            write_bytes(png, built / "forecast.png"),
+            write_csv(fc.decomposition, built / "decomposition.csv"),
+            write_bytes(decomposition_figure(fc), built / "decomposition.png"),
+            write_json(
+                {
+                    "scenario": scenario.name,
+                    "reps": args.reps,
+                    "parameter_draws": fc.parameter_draws,
+                    "scale": args.scale,
+                    "seconds": round(time.perf_counter() - started, 1),
+                    "notes": fc.notes,
+                },
+                built / "manifest.json",
+            ),
+        ]
+    written = _final(written, built, out)
     if not args.quiet:
         for note in fc.notes:
             print(f"note: {note}")
@@ -401,11 +481,11 @@ def _sensitivity(args: argparse.Namespace) -> int:
         sensitivity_space,
         target_outcomes,
     )
-    from povsim.io import write_bytes, write_csv, write_json
+    from povsim.io import replacing_folder, write_bytes, write_csv, write_json
     from povsim.model import resolve_scenario
     from povsim.parameters import ParameterSet
 
-    _check_common(args)
+    _check_common(args, SENSITIVITY_OUTPUTS)
     if args.reps < 1:
         raise PovsimInputError(f"--reps {args.reps}: must be at least 1")
     first = 2017 if args.outcomes == "targets" else 2020
@@ -423,43 +503,44 @@ def _sensitivity(args: argparse.Namespace) -> int:
     runs = run_count(space, args.method, n) * args.reps
     say(f"povsim sensitivity ({args.method}): {len(space)} parameters, {runs} runs")
     started = time.perf_counter()
-    with Evaluator(
-        scenario, seeds, end_year=args.end_year, scale=args.scale, workers=args.workers, progress=not args.quiet
-    ) as ev:
-        res = run_sensitivity(
-            ev,
-            space,
-            args.method,
-            n,
-            seed=scenario.run.seed % 2**32,
-            outcomes=target_outcomes() if args.outcomes == "targets" else None,
-        )
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    png = figure(res)
-    written = [
-        write_csv(res.indices, out / "indices.csv"),
-        write_csv(res.samples, out / "samples.csv"),
-        write_bytes(png, out / "sensitivity.png"),
-        write_json(
-            {
-                "method": args.method,
-                "n": n,
-                "reps": args.reps,
-                "parameters": space.salib_problem(),
-                "runs": res.runs,
-                "scale": args.scale,
-                "end_year": args.end_year,
-                "outcomes": args.outcomes,
-                "seconds": round(time.perf_counter() - started, 1),
-            },
-            out / "manifest.json",
-        ),
-    ]
     table = None
-    if args.outcomes == "targets" and args.method == "morris":
-        table = identifiability(res)
-        written.append(write_csv(table.reset_index(), out / "identifiability.csv"))
+    with replacing_folder(out) as built:
+        with Evaluator(
+            scenario, seeds, end_year=args.end_year, scale=args.scale, workers=args.workers, progress=not args.quiet
+        ) as ev:
+            res = run_sensitivity(
+                ev,
+                space,
+                args.method,
+                n,
+                seed=scenario.run.seed % 2**32,
+                outcomes=target_outcomes() if args.outcomes == "targets" else None,
+            )
+        png = figure(res)
+        written = [
+            write_csv(res.indices, built / "indices.csv"),
+            write_csv(res.samples, built / "samples.csv"),
+            write_bytes(png, built / "sensitivity.png"),
+            write_json(
+                {
+                    "method": args.method,
+                    "n": n,
+                    "reps": args.reps,
+                    "parameters": space.salib_problem(),
+                    "runs": res.runs,
+                    "scale": args.scale,
+                    "end_year": args.end_year,
+                    "outcomes": args.outcomes,
+                    "seconds": round(time.perf_counter() - started, 1),
+                },
+                built / "manifest.json",
+            ),
+        ]
+        if args.outcomes == "targets" and args.method == "morris":
+            table = identifiability(res)
+            written.append(write_csv(table.reset_index(), built / "identifiability.csv"))
+    written = _final(written, built, out)
     if not args.quiet and table is not None:
         print("\nIdentifiability: Morris μ* in each target's tolerances, the 15 most influential parameters")
         print(f"{'parameter':<56}{'max':>8}{'targets moved > 1 tolerance':>30}")

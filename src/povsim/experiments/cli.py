@@ -7,7 +7,9 @@
 
 Bad input ends with a one-line error and exit code 2 before any run starts or any file is
 written; a batch in which some runs failed ends with exit code 1 (rerun it to retry them);
-Ctrl-C ends with exit code 130, keeping every finished run.
+the environment failing — a full disk, a Dask cluster left without a live worker for
+``NO_WORKER_TIMEOUT`` seconds — ends with exit code 3; Ctrl-C ends with exit code 130. Every
+finished run is kept, so rerunning the same command resumes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from povsim.errors import PovsimInputError
+from povsim.experiments.executors import NO_WORKER_TIMEOUT, NO_WORKER_TIMEOUT_VARIABLE
 from povsim.experiments.spec import DEFAULT_REPS
 
 if TYPE_CHECKING:
@@ -96,7 +99,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         "--executor",
         default=DEFAULT_EXECUTOR,
         metavar="{serial,process,dask}",
-        help=f"where runs execute (default {DEFAULT_EXECUTOR}: a local process pool)",
+        help=f"where runs execute (default {DEFAULT_EXECUTOR}: a local process pool); a dask batch whose cluster has "
+        f"had no live worker for {NO_WORKER_TIMEOUT:g} s ({NO_WORKER_TIMEOUT_VARIABLE}=SECONDS to change) stops with "
+        "exit code 3, keeping the finished runs",
     )
     p.add_argument("--workers", type=int, help="worker processes (default: the number of CPUs)")
     p.add_argument(

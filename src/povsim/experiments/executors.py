@@ -13,18 +13,23 @@ number of workers or the completion order.
 - ``dask``: a ``distributed.Client`` — on a ``LocalCluster`` of worker processes (one thread
   each) when no address is given, or on a running scheduler (``tcp://HOST:PORT``). Dask
   reschedules the tasks of a worker that dies; a run whose workers keep dying is recorded as
-  failed. Workers must have povsim installed and see the scenario files at the same paths.
+  failed. When the cluster has had no live worker for :data:`NO_WORKER_TIMEOUT` seconds (the last
+  one died, or none ever joined), the unfinished runs are cancelled and the batch ends with a
+  :class:`~povsim.errors.PovsimEnvironmentError` naming the scheduler; the finished runs are stored.
+  Workers must have povsim installed and see the scenario files at the same paths.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -33,12 +38,25 @@ from typing import Any, Self
 
 from tqdm import tqdm
 
-from povsim.errors import PovsimInputError
+from povsim.errors import PovsimEnvironmentError, PovsimInputError
 from povsim.experiments.spec import RunSpec
 from povsim.experiments.worker import RunOutcome
 
 EXECUTORS = ("serial", "process", "dask")
 """The executor names accepted by ``--executor``."""
+
+NO_WORKER_TIMEOUT = 60.0
+"""Seconds a Dask batch waits while its cluster has no live worker before it gives up (exit code 3).
+
+Long enough for a worker to be restarted by hand or by a job scheduler, short enough that a batch
+whose last worker died does not hang. The environment variable named by
+:data:`NO_WORKER_TIMEOUT_VARIABLE` overrides it (seconds, a positive number)."""
+NO_WORKER_TIMEOUT_VARIABLE = "POVSIM_DASK_NO_WORKER_TIMEOUT"
+"""The environment variable that overrides :data:`NO_WORKER_TIMEOUT`."""
+_POLL_SECONDS = 0.1
+"""How often the Dask executor looks for finished runs while none is ready."""
+_WORKER_CHECK_SECONDS = 1.0
+"""How often, at most, it asks the scheduler how many workers it has."""
 
 RunFn = Callable[[RunSpec], RunOutcome]
 _ADDRESS = re.compile(r"([a-z][a-z0-9+.-]*://)?[^\s:/]+(:\d{1,5})?(/\S*)?")
@@ -65,7 +83,8 @@ class ExecutorOptions:
         Raises:
             PovsimInputError: an unknown executor, fewer than one worker, ``--workers`` with
                 ``serial`` or with ``--address``, ``--address`` without ``dask``, or an
-                address that is not ``[scheme://]host[:port]``.
+                address that is not ``[scheme://]host[:port]``, or (dask) a bad
+                ``POVSIM_DASK_NO_WORKER_TIMEOUT`` (:func:`no_worker_timeout`).
         """
         if name not in EXECUTORS:
             raise PovsimInputError(f"--executor {name!r}: unknown executor (choose {', '.join(EXECUTORS)})")
@@ -83,6 +102,8 @@ class ExecutorOptions:
                 )
             if not _ADDRESS.fullmatch(address):
                 raise PovsimInputError(f"--address {address!r}: expected a scheduler address such as tcp://HOST:8786")
+        if name == "dask":
+            no_worker_timeout()  # a bad POVSIM_DASK_NO_WORKER_TIMEOUT is refused before any run
         return cls(name, workers, address)
 
     def describe(self, executor: Executor | None = None) -> dict[str, Any]:
@@ -224,9 +245,17 @@ class ProcessExecutor(Executor):
 class DaskExecutor(Executor):
     """Runs on Dask distributed: a LocalCluster, or a running scheduler at ``address``.
 
+    While runs are outstanding it asks the scheduler, about once a second, how many workers it has.
+    When there has been none for ``timeout`` seconds — the last worker died (a killed
+    ``dask worker --no-nanny``, a lost node, a LocalCluster whose workers could not be restarted) or
+    none joined — it cancels the unfinished runs and raises, instead of waiting for ever; the runs
+    that finished before were yielded (and stored by the runner), so rerunning the batch resumes.
+
     Args:
         workers: worker processes of the LocalCluster (ignored with ``address``).
         address: scheduler address, e.g. ``tcp://10.0.0.5:8786``, or None.
+        timeout: seconds without a live worker before giving up (default: :func:`no_worker_timeout`,
+            :data:`NO_WORKER_TIMEOUT` unless the environment says otherwise).
 
     Raises:
         PovsimInputError: ``distributed`` is not installed, or the scheduler cannot be reached.
@@ -234,7 +263,7 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, workers: int, address: str | None = None):
+    def __init__(self, workers: int, address: str | None = None, timeout: float | None = None):
         try:
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - a declared dependency
@@ -244,6 +273,9 @@ class DaskExecutor(Executor):
         self.address = address
         self.cluster: Any = None
         self._futures: list[Any] = []
+        self._returned = 0
+        self._checked = self._alive_at = time.monotonic()
+        self.no_worker_timeout = no_worker_timeout() if timeout is None else float(timeout)
         if address:
             try:
                 self.client = Client(address, timeout="10s", set_as_default=False)
@@ -252,7 +284,9 @@ class DaskExecutor(Executor):
             self.workers = len(self.client.nthreads())
             if not self.workers:
                 tqdm.write(
-                    f"povsim: the scheduler at {address} has no workers yet; runs start when some join", file=sys.stderr
+                    f"povsim: the scheduler at {address} has no workers yet; runs start when some join "
+                    f"(the batch stops if none has joined within {self.no_worker_timeout:g} s)",
+                    file=sys.stderr,
                 )
         else:
             import dask
@@ -276,6 +310,20 @@ class DaskExecutor(Executor):
             self.client = Client(self.cluster, set_as_default=False)
             self.workers = workers
 
+    def where(self) -> str:
+        """The cluster, for messages: ``the Dask scheduler at ADDRESS`` or the local cluster's."""
+        if self.address:
+            return f"the Dask scheduler at {self.address}"
+        scheduler = getattr(getattr(self.client, "scheduler", None), "address", None)
+        return f"the local Dask cluster (scheduler {scheduler})" if scheduler else "the local Dask cluster"
+
+    def live_workers(self) -> int:
+        """How many workers the scheduler has now (0 when it cannot be asked: it is gone too)."""
+        try:
+            return len(self.client.nthreads())
+        except Exception:  # a lost connection (OSError, CommClosedError), a closed client
+            return 0
+
     def run(self, fn: RunFn, specs: Sequence[RunSpec]) -> Iterator[tuple[RunSpec, RunOutcome]]:
         from distributed import as_completed as dask_completed
 
@@ -284,15 +332,59 @@ class DaskExecutor(Executor):
             future = self.client.submit(fn, spec, key=f"povsim-run-{spec.key}", pure=False)
             by_key[future.key] = spec
             self._futures.append(future)
-        for future in dask_completed(self._futures, loop=self.client.loop):
-            spec = by_key[future.key]
-            try:
-                outcome = future.result()
-            except Exception as exc:  # KilledWorker, a worker without povsim, a lost connection
-                outcome = RunOutcome.failure(spec, exc, "dask")
-            future.release()
-            yield spec, outcome
+        completed = dask_completed(self._futures, loop=self.client.loop)
+        self._returned = 0
+        self._checked = self._alive_at = time.monotonic()  # workers last counted, and last seen
+        while not completed.is_empty():
+            batch = completed.next_batch(block=False)
+            if not batch:
+                self._watch()
+                time.sleep(_POLL_SECONDS)
+                continue
+            self._alive_at = time.monotonic()  # runs just came back
+            for future in batch:
+                spec = by_key[future.key]
+                outcome = self._result(future, spec)
+                future.release()
+                self._returned += 1
+                yield spec, outcome
         self._futures = []
+
+    def _result(self, future: Any, spec: RunSpec) -> RunOutcome:
+        """The outcome of a finished run. Its result is fetched from the worker that ran it; if that
+        worker died meanwhile, Dask runs it again, so this waits (watching for workers) until it is back.
+        Each attempt waits twice as long as the one before (1 s, 2 s, ... at most 60 s), so a large
+        result on a slow network is not cut short for ever."""
+        wait = _WORKER_CHECK_SECONDS
+        while True:
+            try:
+                return future.result(timeout=wait)
+            except TimeoutError:  # its worker died before the result was fetched: it is being rerun
+                self._watch()
+                wait = min(2 * wait, 60.0)
+            except Exception as exc:  # KilledWorker, a worker without povsim, a lost connection
+                return RunOutcome.failure(spec, exc, "dask")
+
+    def _watch(self) -> None:
+        """Count the workers (at most once a second); give up after ``no_worker_timeout`` without any."""
+        now = time.monotonic()
+        if now - self._checked < _WORKER_CHECK_SECONDS:
+            return
+        self._checked = now
+        if self.live_workers():
+            self._alive_at = now
+        elif now - self._alive_at >= self.no_worker_timeout:
+            self._give_up()
+
+    def _give_up(self) -> None:
+        """Cancel the runs not done and raise the error of a cluster without workers."""
+        with contextlib.suppress(Exception):
+            self.client.cancel([f for f in self._futures if not f.done()])
+        raise PovsimEnvironmentError(
+            f"{self.where()} has had no live worker for {self.no_worker_timeout:g} s "
+            f"({NO_WORKER_TIMEOUT_VARIABLE}); {len(self._futures) - self._returned} unfinished run(s) cancelled, "
+            "the finished ones are stored: start workers and rerun the same command to resume"
+        )
 
     def close(self) -> None:
         client, self.client = getattr(self, "client", None), None
@@ -300,13 +392,33 @@ class DaskExecutor(Executor):
             return
         try:
             if self._futures:
-                client.cancel(self._futures)
+                with contextlib.suppress(Exception):  # a client that lost its scheduler
+                    client.cancel(self._futures)
                 self._futures = []
             client.close()
         finally:
             if self.cluster is not None:
                 self.cluster.close()
                 self.cluster = None
+
+
+def no_worker_timeout() -> float:
+    """The seconds a Dask batch waits with no live worker: :data:`NO_WORKER_TIMEOUT`, or the value of
+    the environment variable :data:`NO_WORKER_TIMEOUT_VARIABLE`.
+
+    Raises:
+        PovsimInputError: the variable is set but is not a positive number of seconds.
+    """
+    text = os.environ.get(NO_WORKER_TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return NO_WORKER_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise PovsimInputError(f"{NO_WORKER_TIMEOUT_VARIABLE}={text!r}: expected a positive number of seconds")
+    return value
 
 
 def make_executor(options: ExecutorOptions, n_runs: int) -> Executor:
