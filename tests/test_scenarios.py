@@ -190,6 +190,23 @@ def test_missing_extends_target(tmp_path):
         load_scenario(path)
 
 
+def test_a_what_if_outside_scenarios_extends_the_shipped_baseline(tmp_path, monkeypatch):
+    """As the README shows: a file written anywhere with ``extends = "baseline.toml"`` finds the
+    shipped baseline in ``scenarios/`` when no baseline.toml sits beside it."""
+    monkeypatch.chdir(BASELINE.resolve().parent.parent)
+    path = write(tmp_path, "mine.toml", 'name = "mine"\nextends = "baseline.toml"\n[run]\nend_year = 2016\n')
+    sc, base = load_scenario(path), load_scenario(BASELINE)
+    assert sc.name == "mine" and sc.run.end_year == 2016 and sc.run.seed == base.run.seed
+    assert sc.params.values() == base.params.values()
+    # a file beside it comes first
+    write(tmp_path, "baseline.toml", '[run]\nseed = 7\n')
+    assert load_scenario(path).run.seed == 7
+    # and when neither place has it, both are named
+    orphan = write(tmp_path, "orphan.toml", 'extends = "nowhere.toml"\n')
+    with pytest.raises(PovsimInputError, match=r"no such scenario file \(.*nowhere\.toml or scenarios/nowhere\.toml\)"):
+        load_scenario(orphan)
+
+
 def test_malformed_toml(tmp_path):
     path = write(tmp_path, "broken.toml", "[run\nseed = 1\n")
     assert_input_error(path, "TOML")

@@ -4,7 +4,8 @@ A scenario is a TOML file in ``scenarios/``::
 
     name = "baseline"
     description = "..."
-    extends = "baseline.toml"      # optional: start from another scenario
+    extends = "baseline.toml"      # optional: start from another scenario (beside this file,
+                                   # else in scenarios/)
 
     [run]
     end_year = 2020                # last simulated year (2015–2025)
@@ -181,6 +182,25 @@ def flatten_overrides(table: Mapping[str, Any], params: ParameterSet, origin: st
     return out
 
 
+def _extended(path: Path, extends: str, origin: str) -> Path:
+    """The file a scenario's ``extends`` names: beside the scenario file, else among the shipped
+    scenarios (``scenarios/``), so that a what-if written anywhere can extend ``baseline.toml``.
+
+    Raises:
+        PovsimInputError: neither place holds the file (both are named), or it is a folder.
+    """
+    places = [path.parent / extends]
+    if not Path(extends).is_absolute() and (SCENARIO_DIR / extends).resolve() != places[0].resolve():
+        places.append(SCENARIO_DIR / extends)
+    for target in places:
+        if extends and target.is_file():
+            return target
+    if extends and places[0].is_dir():
+        raise PovsimInputError(f"{origin}: extends: {extends!r} ({places[0]}): is a folder, not a scenario file")
+    where = " or ".join(str(p) for p in places)
+    raise PovsimInputError(f"{origin}: extends: {extends!r}: no such scenario file ({where})")
+
+
 def load_scenario(path: str | Path, _stack: tuple[Path, ...] = ()) -> Scenario:
     """Read and validate a scenario file, following ``extends``.
 
@@ -217,10 +237,7 @@ def load_scenario(path: str | Path, _stack: tuple[Path, ...] = ()) -> Scenario:
     if "name" in data:
         check_name(data["name"], origin)
     if "extends" in data:
-        target = path.parent / data["extends"]
-        if not data["extends"] or not target.is_file():
-            problem = "is a folder, not a scenario file" if target.is_dir() else "no such scenario file"
-            raise PovsimInputError(f"{origin}: extends: {data['extends']!r} ({target}): {problem}")
+        target = _extended(path, data["extends"], origin)
         base = load_scenario(target, (*_stack, resolved))
     else:
         base = Scenario(name=path.stem)
