@@ -199,7 +199,7 @@ def test_a_what_if_outside_scenarios_extends_the_shipped_baseline(tmp_path, monk
     assert sc.name == "mine" and sc.run.end_year == 2016 and sc.run.seed == base.run.seed
     assert sc.params.values() == base.params.values()
     # a file beside it comes first
-    write(tmp_path, "baseline.toml", '[run]\nseed = 7\n')
+    write(tmp_path, "baseline.toml", "[run]\nseed = 7\n")
     assert load_scenario(path).run.seed == 7
     # and when neither place has it, both are named
     orphan = write(tmp_path, "orphan.toml", 'extends = "nowhere.toml"\n')
