@@ -112,7 +112,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument(
         "--quick",
         action="store_true",
-        help="a small fit for a smoke test (230 runs, about a minute; the default, the full calibration, took "
+        help="a small fit for a smoke test (240 runs, about a minute; the default, the full calibration, took "
         "3,624 runs in 19 min from 2015 and 4,808 runs in 22 min from 2016 on two cores, each beside another job)",
     )
     _common(bt, "results/backtest/origin_<YEAR>")
