@@ -32,7 +32,7 @@ RUN_OUTPUTS = ("results.csv", "counties.csv", "manifest.json", "poverty_trajecto
 
 
 def _run(args: argparse.Namespace) -> int:
-    from povsim.io import check_out_folder, replacing_folder
+    from povsim.io import check_out_folder, final_paths, replacing_folder
     from povsim.memory import keep_freed_memory
     from povsim.model import resolve_scenario
     from povsim.reporting import exit_mix_table, limits_table, summary_table, write_outputs
@@ -50,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
     with replacing_folder(out_dir) as built:
         model, wall = _simulate(scenario, args.quiet)
         paths = write_outputs(model, built, wall, command=["povsim", *sys.argv[1:]])
-    paths = {key: out_dir / path.name for key, path in paths.items()}
+    paths = dict(zip(paths, final_paths(paths.values(), built, out_dir), strict=True))
     if not args.quiet:
         print(
             f"povsim {scenario.name}: {model.households.n:,} household agents (1 : {scenario.run.scale:g}), "

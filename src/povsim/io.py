@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -109,6 +109,12 @@ def swap_in(built: Path, final: Path) -> None:
         raise os_error(exc, final, "cannot replace the folder") from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def final_paths(paths: Iterable[Path], built: Path, final: Path) -> list[Path]:
+    """Where files written into the folder ``built`` are once it is swapped in at ``final``
+    (:func:`replacing_folder`); paths outside ``built`` are returned as they are."""
+    return [final / p.relative_to(built) if p.is_relative_to(built) else p for p in paths]
 
 
 @contextlib.contextmanager

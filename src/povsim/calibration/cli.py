@@ -21,7 +21,7 @@ import argparse
 import shlex
 import sys
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from pathlib import Path
 
 from povsim.errors import PovsimInputError
@@ -206,11 +206,6 @@ def _carry_over(names: Collection[str], previous: Path, built: Path) -> None:
             raise os_error(exc, previous / name, "cannot keep") from None
 
 
-def _final(paths: Iterable[Path], built: Path, out: Path) -> list[Path]:
-    """The paths of written files once the folder ``built`` is swapped in at ``out``."""
-    return [out / p.relative_to(built) if p.is_relative_to(built) else p for p in paths]
-
-
 def _writable_file(path: str | None, option: str) -> Path:
     """The calibrated-values file to write (default: the package's), checked before any run.
 
@@ -246,7 +241,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         check_paths,
         write_calibration,
     )
-    from povsim.io import replacing_folder
+    from povsim.io import final_paths, replacing_folder
     from povsim.model import resolve_scenario
 
     if args.check:
@@ -291,14 +286,14 @@ def _calibrate(args: argparse.Namespace) -> int:
         _carry_over(kept, out, built)
     if not args.quiet:
         _print_fit(cal)
-        for path in _final(written.values(), built, out):
+        for path in final_paths(written.values(), built, out):
             print(f"wrote {path}")
     return 0
 
 
 def _check_calibration(args: argparse.Namespace) -> int:
     from povsim.calibration.fit import check_calibration, write_calibration
-    from povsim.io import replacing_folder
+    from povsim.io import final_paths, replacing_folder
     from povsim.model import resolve_scenario
 
     if args.fit:
@@ -326,7 +321,7 @@ def _check_calibration(args: argparse.Namespace) -> int:
         written = write_calibration(cal, built, None, command)
     if not args.quiet:
         _print_fit(cal)
-        for path in _final(written.values(), built, out):
+        for path in final_paths(written.values(), built, out):
             print(f"wrote {path}")
     return 0
 
@@ -426,7 +421,7 @@ def _forecast(args: argparse.Namespace) -> int:
         forecast_text,
         run_forecast,
     )
-    from povsim.io import replacing_folder, write_bytes, write_csv, write_json
+    from povsim.io import final_paths, replacing_folder, write_bytes, write_csv, write_json
     from povsim.model import resolve_scenario
 
     _check_common(args, FORECAST_OUTPUTS)
@@ -456,7 +451,7 @@ def _forecast(args: argparse.Namespace) -> int:
                 built / "manifest.json",
             ),
         ]
-    written = _final(written, built, out)
+    written = final_paths(written, built, out)
     if not args.quiet:
         for note in fc.notes:
             print(f"note: {note}")
@@ -481,7 +476,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
         sensitivity_space,
         target_outcomes,
     )
-    from povsim.io import replacing_folder, write_bytes, write_csv, write_json
+    from povsim.io import final_paths, replacing_folder, write_bytes, write_csv, write_json
     from povsim.model import resolve_scenario
     from povsim.parameters import ParameterSet
 
@@ -540,7 +535,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
         if args.outcomes == "targets" and args.method == "morris":
             table = identifiability(res)
             written.append(write_csv(table.reset_index(), built / "identifiability.csv"))
-    written = _final(written, built, out)
+    written = final_paths(written, built, out)
     if not args.quiet and table is not None:
         print("\nIdentifiability: Morris μ* in each target's tolerances, the 15 most influential parameters")
         print(f"{'parameter':<56}{'max':>8}{'targets moved > 1 tolerance':>30}")

@@ -337,7 +337,7 @@ def calibrate(
             obj.stage = "latin hypercube"
             lhs = qmc.LatinHypercube(d=len(space), seed=base % 2**32).random(settings.lhs)
             obj.means(list(lhs))
-            best_point = hypercube_starts(obj, lhs)["best hypercube point"]
+            best_point = lhs[int(np.argmin([obj.loss(u) for u in lhs]))]
             starts["best hypercube point"] = best_point
             say(f"latin hypercube of {settings.lhs}: best loss {obj.loss(best_point):.2f}")
 

@@ -275,6 +275,17 @@ def decomposition_text(fc: Forecast) -> str:
     return "\n".join(lines)
 
 
+def _finish_yearly_axis(ax, years: Sequence[int], title: str, legend_columns: int) -> None:
+    """Title, yearly ticks, the forecast origin (dotted), a legend below and a light grid for one
+    panel of the decomposition figure (people in millions per year)."""
+    ax.axvline(FORECAST_ORIGIN + 0.5, color="grey", lw=0.8, ls=":")
+    ax.set_title(title)
+    ax.set_ylabel("millions of people in the year")
+    ax.set_xticks(years)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=legend_columns)
+    ax.grid(axis="y", alpha=0.3)
+
+
 def decomposition_figure(fc: Forecast) -> bytes:
     """Why each year moves (PNG): the headcount's inflows (stacked by who fell below the line) and
     outflows with the net change and its 90% interval; and the registry exits by channel with the
@@ -308,12 +319,7 @@ def decomposition_figure(fc: Forecast) -> bytes:
         label="net change in poor people (90% interval)",
     )
     ax1.axhline(0, color="k", lw=0.6)
-    ax1.axvline(FORECAST_ORIGIN + 0.5, color="grey", lw=0.8, ls=":")
-    ax1.set_title("Poor people (survey definition): who fell below and rose above the line")
-    ax1.set_ylabel("millions of people in the year")
-    ax1.set_xticks(years)
-    ax1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
-    ax1.grid(axis="y", alpha=0.3)
+    _finish_yearly_axis(ax1, years, "Poor people (survey definition): who fell below and rose above the line", 2)
 
     channel_cols = [c for c in mean.columns if c.startswith("exits_") and c != "exits_people"]
     channel_cols.sort(key=lambda c: -float(mean[c].sum()))
@@ -323,12 +329,7 @@ def decomposition_figure(fc: Forecast) -> bytes:
         bottom += mean[col].to_numpy()
     ax2.plot(years, mean["reregistered_people"], "k^--", label="re-registered")
     ax2.plot(years, mean["newly_registered_people"], "ks:", mfc="none", label="newly registered")
-    ax2.axvline(FORECAST_ORIGIN + 0.5, color="grey", lw=0.8, ls=":")
-    ax2.set_title("Registry: exits by channel credited, and entries")
-    ax2.set_ylabel("millions of people in the year")
-    ax2.set_xticks(years)
-    ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4)
-    ax2.grid(axis="y", alpha=0.3)
+    _finish_yearly_axis(ax2, years, "Registry: exits by channel credited, and entries", 4)
     share = fc.table.loc[(fc.table["region"] == "national") & (fc.table["year"] == HORIZON), "target_met_share"]
     fig.suptitle(
         f"Why each year moves: means of {len(fc.runs)} forecast runs (dotted: the forecast origin, {FORECAST_ORIGIN}); "
