@@ -139,6 +139,8 @@ def test_default_out_folder_is_relative_to_cwd(tmp_path, monkeypatch):
         (["--set", "registry.exit.verification_prob=2"], "registry.exit.verification_prob"),
         (["--scale", "0"], "scale"),
         (["--scale", "-5"], "scale"),
+        (["--poor-area-scale", "0.5"], "poor_area_scale"),
+        (["--set", "run.poor_area_scale=-1"], "poor_area_scale"),
         (["--end-year", "2030"], "end_year"),
         (["--end-year", "2014"], "end_year"),
         (["--seed", "-1"], "seed"),
@@ -151,6 +153,8 @@ def test_default_out_folder_is_relative_to_cwd(tmp_path, monkeypatch):
         "out-of-bounds",
         "scale-0",
         "scale-negative",
+        "poor-area-scale-below-1",
+        "set-poor-area-scale-negative",
         "end-year-2030",
         "end-year-2014",
         "seed-negative",
@@ -175,6 +179,22 @@ def test_bad_arguments_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypa
     assert "Traceback" not in captured.err
     assert not out.exists() or not any(out.iterdir())
     assert not (tmp_path / "results").exists()
+
+
+def test_a_sampling_design_run_samples_the_poor_areas_finer_and_says_so(tmp_path, capsys):
+    out = tmp_path / "design"
+    argv = ["run", str(BASELINE), "--scale", "20000", "--poor-area-scale", "5000", "--end-year", "2015"]
+    assert main([*argv, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "1:5000 in poor areas, 1:20000 elsewhere" in printed
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["scale"], manifest["poor_area_scale"]) == (20000, 5000)
+    uniform = tmp_path / "uniform"
+    argv = ["run", str(BASELINE), "--scale", "20000", "--poor-area-scale", "20000", "--end-year", "2015"]
+    assert main([*argv, "--out", str(uniform), "-q"]) == 0
+    agents = [json.loads((d / "manifest.json").read_text())["household_agents"] for d in (out, uniform)]
+    # about 70% of the simulated households live in the poor areas: 4 × as many agents there
+    assert 2.5 * agents[1] < agents[0] < 3.5 * agents[1]
 
 
 def test_params_lists_matching_parameters_with_source(capsys):

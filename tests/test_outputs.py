@@ -97,7 +97,7 @@ def test_end_year_2025_runs_to_2025(long_model):
 
 def test_default_model_is_the_baseline_run():
     model = PovertyModel()
-    assert model.scale == 1000
+    assert (model.scale, model.poor_area_scale) == (5000, 500)
     assert model.end_year == 2020
     assert model.scenario.run.seed == 20141231
     assert model.year == 2014

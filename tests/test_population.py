@@ -22,8 +22,8 @@ SCALES = (500, 1000, 100_000, 1_000_000)
 
 @pytest.fixture(scope="module")
 def initial() -> dict[float, PovertyModel]:
-    """End-2014 states (no step) at fine and very coarse scales."""
-    return {scale: PovertyModel(seed=3, scale=scale) for scale in SCALES}
+    """End-2014 states (no step) at fine and very coarse scales, every household sampled alike."""
+    return {scale: PovertyModel(seed=3, scale=scale, poor_area_scale=scale) for scale in SCALES}
 
 
 def registered_mask(model: PovertyModel) -> np.ndarray:
@@ -60,8 +60,10 @@ def test_initial_state_has_only_registered_and_unregistered(initial, scale):
     hh = initial[scale].households
     assert not (hh.status == EXITED).any()
     assert set(np.unique(hh.status)) <= {NOT_REGISTERED, REGISTERED}
-    # the scale is the mean number of real households per agent
-    assert hh.weight.sum() / hh.n == pytest.approx(scale, rel=0.02)
+    # the scale is the mean number of real households per agent (each of the 18 strata — registered
+    # or not, region, poor county, poor village, elsewhere — rounds its number of agents, which at
+    # 1 : 1,000,000 is a few agents each)
+    assert hh.weight.sum() / hh.n == pytest.approx(scale, rel=0.02 if scale <= 100_000 else 0.1)
 
 
 @pytest.mark.parametrize("scale", (500, 1000))
@@ -211,3 +213,64 @@ def test_household_table_consistent_after_every_year(seed, scale):
         assert (hh.poor == (hh.income_pc < line)).all()
         assert np.allclose(hh.income_pc * hh.size, hh.income)
     assert model.year == 2025
+
+
+# -- the sampling design: the poor areas sampled finer than the rest -------------------------------
+
+
+@pytest.fixture(scope="module")
+def designed() -> PovertyModel:
+    """End-2014 state with the poor areas at 1:100 and the rest at 1:2000."""
+    return PovertyModel(seed=3, scale=2000, poor_area_scale=100)
+
+
+def poor_area(model: PovertyModel) -> np.ndarray:
+    """Households in a poor county or in a poor village of another county, from the table."""
+    geo, hh = model.geography, model.households
+    return geo.county_poor[hh.county] | geo.village_poor[hh.village]
+
+
+def test_the_design_samples_the_poor_areas_at_their_scale_and_the_rest_at_scale(designed):
+    hh = designed.households
+    inside = poor_area(designed)
+    assert hh.weight[inside].mean() == pytest.approx(100, rel=0.01)
+    assert hh.weight[~inside].mean() == pytest.approx(2000, rel=0.02)
+    # every poor-area agent stands for 100 households, give or take the rounding of its stratum
+    assert np.abs(hh.weight[inside] - 100).max() <= 1
+
+
+def test_the_design_changes_agents_not_the_population(designed, initial):
+    """The same registry, survey headcount and placement shares whatever the design."""
+    uniform = initial[1000]
+    for model in (designed, uniform):
+        hh = model.households
+        reg = registered_mask(model)
+        assert hh.people_weight[reg].sum() == pytest.approx(REGISTERED_PEOPLE, rel=0.01)
+        assert hh.weight[reg].sum() == pytest.approx(REGISTERED_HOUSEHOLDS, rel=0.01)
+        for r, poor in SURVEY_POOR_BY_REGION.items():
+            assert hh.people_weight[hh.poor & (hh.region == r)].sum() == pytest.approx(poor, rel=0.01)
+    expected = ParameterSet.defaults()["geography.counties.registered_share_in_poor_counties"]
+    for model in (designed, uniform):
+        hh, geo = model.households, model.geography
+        reg = registered_mask(model)
+        in_poor = geo.county_poor[hh.county]
+        # households are split over the strata at their expected shares, so the share is exact
+        assert hh.weight[reg & in_poor].sum() / hh.weight[reg].sum() == pytest.approx(expected, abs=1e-4)
+    # the poor areas hold the same households under both designs, to within sampling
+    shares = [m.households.weight[poor_area(m)].sum() / m.households.weight.sum() for m in (designed, uniform)]
+    assert shares[0] == pytest.approx(shares[1], abs=0.01)
+
+
+def test_a_design_has_more_agents_per_poor_county(designed, initial):
+    geo = designed.geography
+    per_county = [
+        np.bincount(m.households.county, minlength=geo.n_counties)[geo.county_poor].mean()
+        for m in (designed, initial[1000])
+    ]
+    assert per_county[0] == pytest.approx(10 * per_county[1], rel=0.05)
+
+
+def test_poor_area_scale_never_coarser_than_scale():
+    model = PovertyModel(seed=3, scale=500, poor_area_scale=2000, end_year=2015)
+    assert model.poor_area_scale == 500
+    assert model.households.weight.mean() == pytest.approx(500, rel=0.02)

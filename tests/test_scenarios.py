@@ -24,7 +24,7 @@ def test_baseline_loads_with_defaults():
     sc = load_scenario(BASELINE)
     assert sc.name == "baseline"
     assert sc.run.end_year == 2020
-    assert sc.run.scale == 1000
+    assert (sc.run.scale, sc.run.poor_area_scale) == (5000, 500)
     assert sc.run.seed == 20141231
     assert sc.overrides == {}
     assert sc.params.values() == ParameterSet.defaults().values()

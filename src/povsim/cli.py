@@ -1,6 +1,7 @@
 """The ``povsim`` command line.
 
-    povsim run [SCENARIO] [--seed N] [--scale S] [--end-year Y] [--set key.path=value ...] [--out DIR]
+    povsim run [SCENARIO] [--seed N] [--scale S] [--poor-area-scale F] [--end-year Y] [--set key.path=value ...]
+               [--out DIR]
     povsim params [PATTERN]
 
 Every command ends an error with one line naming the path or key and the problem, and an exit code:
@@ -41,7 +42,13 @@ def _run(args: argparse.Namespace) -> int:
     keep_freed_memory()  # large runs: reuse freed buffers instead of fresh mmaps (no effect on results)
 
     scenario = resolve_scenario(args.scenario)
-    scenario = scenario.with_settings(seed=args.seed, scale=args.scale, end_year=args.end_year, origin="command line")
+    scenario = scenario.with_settings(
+        seed=args.seed,
+        scale=args.scale,
+        end_year=args.end_year,
+        poor_area_scale=args.poor_area_scale,
+        origin="command line",
+    )
     if args.set:
         scenario = scenario.with_overrides(parse_set(args.set), origin="--set")
     out_dir, option = (Path(args.out), "--out") if args.out else (output_folder(scenario), "output folder")
@@ -53,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     paths = dict(zip(paths, final_paths(paths.values(), built, out_dir), strict=True))
     if not args.quiet:
         print(
-            f"povsim {scenario.name}: {model.households.n:,} household agents (1 : {scenario.run.scale:g}), "
+            f"povsim {scenario.name}: {model.households.n:,} household agents ({scenario.run.sampling}), "
             f"{len(model.counties):,} county agents, seed {scenario.run.seed}, {wall:.1f} s"
         )
         print("People are national totals; 'survey' is the NBS headcount (observed to 2017).")
@@ -128,7 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one scenario and write results.csv, manifest.json and a figure")
     run.add_argument("scenario", nargs="?", default=None, help=f"scenario file (default: {DEFAULT_SCENARIO})")
     run.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
-    run.add_argument("--scale", type=float, help="real households per household agent, at least 1 (default 1000)")
+    run.add_argument(
+        "--scale", type=float, help="real households per household agent, at least 1 (default: the scenario's)"
+    )
+    run.add_argument(
+        "--poor-area-scale",
+        type=float,
+        metavar="F",
+        help="real households per agent in the poor counties and the poor villages of other counties, "
+        "where finer than --scale (default: the scenario's)",
+    )
     run.add_argument("--end-year", type=int, help="last simulated year, 2015–2025 (default 2020)")
     run.add_argument(
         "--set",

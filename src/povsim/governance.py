@@ -130,8 +130,8 @@ class Governance:
         """A county rate measured on each half of the household agents (even and odd index), from
         which :meth:`denoised_rate` learns how noisy a county's sampled rate is. ``numerator``: the
         households counted (a mask); ``over``: the households it is a share of (a mask), or people
-        by county (fixed). None at scale 1, where there is no sampling noise."""
-        if self.model.scale <= 1.0:
+        by county (fixed). None where the poor areas are sampled 1:1, without sampling noise."""
+        if self.model.poor_area_scale <= 1.0:
             return None
         num = self._halves(numerator)
         den = self._halves(over) if over.dtype == bool else (over / 2.0, over / 2.0)
@@ -188,7 +188,7 @@ class Governance:
         estimated signal's, not the sample's."""
         m = self.model
         geo = m.geography
-        w = float(m.scale)
+        w = float(m.poor_area_scale)  # every rate judged is read off the agents of the poor areas
         if w <= 1.0:
             return sampled
         n_eff = np.maximum(people, 0.0) / ((w - 1.0) * self._kappa())

@@ -82,8 +82,10 @@ class PovertyModel(mesa.Model):
     Args:
         scenario: a :class:`Scenario`, a scenario file, or None for the baseline.
         seed: random seed (default: the scenario's). The same seed gives the same results.
-        scale: real households per household agent (default: the scenario's, 1000).
+        scale: real households per household agent (default: the scenario's).
         end_year: last simulated year, 2015–2025 (default: the scenario's, 2020).
+        poor_area_scale: real households per agent in the poor counties and the poor villages of
+            other counties, where finer than ``scale`` (default: the scenario's).
         **overrides: parameter overrides by key path, e.g.
             ``**{"economy.growth.farm": 0.04}`` or ``economy__growth__farm=0.04``; this is
             how ``mesa.batch_run`` sweeps parameters.
@@ -104,11 +106,16 @@ class PovertyModel(mesa.Model):
         seed: int | None = None,
         scale: float | None = None,
         end_year: int | None = None,
+        poor_area_scale: float | None = None,
         **overrides: Any,
     ):
         sc = resolve_scenario(scenario)
         sc = sc.with_settings(
-            seed=seed, scale=float(scale) if isinstance(scale, int) else scale, end_year=end_year, origin="PovertyModel"
+            seed=seed,
+            scale=float(scale) if isinstance(scale, int) else scale,
+            end_year=end_year,
+            poor_area_scale=float(poor_area_scale) if isinstance(poor_area_scale, int) else poor_area_scale,
+            origin="PovertyModel",
         )
         if overrides:
             sc = sc.with_overrides({k.replace("__", "."): v for k, v in overrides.items()}, origin="PovertyModel")
@@ -117,9 +124,12 @@ class PovertyModel(mesa.Model):
         self.params = sc.params
         self.end_year = sc.run.end_year
         self.scale = sc.run.scale
+        self.poor_area_scale = sc.run.poor_areas
         self.streams = RandomStreams(sc.run.seed)
         self.year = START_YEAR
-        self.households, self.geography, targets = build_population(self.params, self.scale, self.streams)
+        self.households, self.geography, targets = build_population(
+            self.params, self.scale, self.streams, self.poor_area_scale
+        )
         geo = self.geography
         # The end-2014 state: draw 2014's shocks, then scale incomes so the realised
         # income-poor match the 2014 survey headcount by region.

@@ -11,7 +11,8 @@ Two groups of households are built, each by region:
 Incomes are set so that the income-poor among all simulated households are the 2014 survey
 headcount (70.17M) with its regional split, while the registry holds 89.62M: the two are
 different measures and both are reported. Each agent stands for an integer number of real
-households (``scale`` on average); results are always in national units.
+households (``scale`` outside the poor areas, ``poor_area_scale`` in them: the sampling design);
+results are always in national units.
 """
 
 from __future__ import annotations
@@ -92,20 +93,29 @@ def _solve_income_shift(
 
 
 def build_population(
-    params: ParameterSet, scale: float, streams: RandomStreams
+    params: ParameterSet, scale: float, streams: RandomStreams, poor_area_scale: float | None = None
 ) -> tuple[Households, Geography, InitialTargets]:
     """Build the end-2014 households and geography.
 
+    Households are sampled by stratum (:data:`POOR_COUNTY`, :data:`POOR_VILLAGE`,
+    :data:`OTHER_AREA`): each (registered, region) block's real households are split over the
+    strata at their expected shares, and each stratum's are represented by agents of (almost)
+    equal weight.
+
     Args:
         params: resolved parameters.
-        scale: real households per agent (1 = every household is an agent).
+        scale: real households per agent outside the poor areas (1 = every household is an agent).
         streams: the run's random streams; the population uses its own streams.
+        poor_area_scale: real households per agent in the poor counties and in the poor villages
+            of other counties (default: ``scale``, the same everywhere).
 
     Returns:
         The household table (market incomes at their earning potential, to be scaled by
         :func:`fit_initial_incomes`), the county/village geography, and the targets.
     """
     rng = streams.get("population")
+    if poor_area_scale is None:
+        poor_area_scale = scale
     geo = build_geography(params, streams.get("geography"))
     pop = "population."
 
@@ -130,23 +140,35 @@ def build_population(
     for r in range(3):
         blocks.append((False, r, unreg_hh[r], unreg_people[r], unreg_poor[r]))
 
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("weight", "size", "region", "registered")}
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("weight", "size", "region", "registered", "stratum")}
     group_index = []
     for g, (registered, r, hh, people, _target) in enumerate(blocks):
         if hh <= 0:
             continue
-        n = max(1, round(hh / scale))
-        weight = _integer_weights(int(hh), n, rng)
+        # the block's real households split over the strata at their expected shares, each
+        # stratum sampled at its own rate
+        strata = _strata(params, geo, registered, r)
+        counts = apportion(int(hh), np.array([share for share, _, _ in strata]))
+        weights, stratum = [], []
+        for s, k in enumerate(counts):
+            if k > 0:
+                n_s = max(1, round(int(k) / (poor_area_scale if s < OTHER_AREA else scale)))
+                weights.append(_integer_weights(int(k), n_s, rng))
+                stratum.append(np.full(n_s, s, np.int8))
+        weight = np.concatenate(weights)
+        n = weight.shape[0]
         size = _sizes(size_shares, weight, int(people), rng)
         cols["weight"].append(weight)
         cols["size"].append(size)
         cols["region"].append(np.full(n, r, np.int8))
         cols["registered"].append(np.full(n, registered))
+        cols["stratum"].append(np.concatenate(stratum))
         group_index.append(np.full(n, g, np.int16))
     weight = np.concatenate(cols["weight"])
     size = np.concatenate(cols["size"])
     region = np.concatenate(cols["region"])
     registered = np.concatenate(cols["registered"])
+    stratum = np.concatenate(cols["stratum"])
     group = np.concatenate(group_index)
     n = weight.shape[0]
 
@@ -194,7 +216,8 @@ def build_population(
     land *= size
 
     # Counties and villages
-    county, village = _place(params, geo, region, registered, rng)
+    county, village = _place(params, geo, region, registered, stratum, rng)
+    del stratum
 
     # Hazard-zone (一方水土养活不了一方人) registered households, filled to the 9.81M people of
     # the relocation plan (002 line 62), those in poor counties first.
@@ -319,41 +342,94 @@ def fit_initial_incomes(
     market *= factor
 
 
+POOR_COUNTY, POOR_VILLAGE, OTHER_AREA = 0, 1, 2
+"""The strata of the sampling design: households in a poor county; in a poor village of another
+county; everywhere else. The first two (the poor areas, 贫困地区, whose incidence the exit rules
+judge) are sampled at ``poor_area_scale``, the third at ``scale``."""
+
+
+def _county_weights(geo: Geography, registered: bool) -> np.ndarray:
+    """Where a block's households live, relative, by county: registered households follow county
+    size times the depth of poverty, so that counties differ in incidence at any scale; the others
+    follow county size."""
+    return geo.county_size * (geo.county_intensity if registered else 1.0)
+
+
+def _poor_village_share(params: ParameterSet, geo: Geography, registered: bool) -> np.ndarray:
+    """By county, the share of a block's households living in one of its poor villages: for the
+    registered ``registered_share_in_poor_villages`` where the county has poor villages; for the
+    others the poor villages' share of the county's villages."""
+    n_poor, n_villages = geo.county_poor_villages, geo.county_villages
+    if registered:
+        share = params["geography.villages.registered_share_in_poor_villages"]
+        return np.where(n_poor >= n_villages, 1.0, np.where(n_poor > 0, share, 0.0))
+    return n_poor / n_villages
+
+
+def _strata(
+    params: ParameterSet, geo: Geography, registered: bool, r: int
+) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """The three strata of a (registered, region) block: for each, its expected share of the
+    block's households, its candidate counties and their relative weights."""
+    in_region = geo.county_region == r
+    in_poor = params[
+        "geography.counties.registered_share_in_poor_counties"
+        if registered
+        else "population.unregistered_poor_counties_share"
+    ]
+    poor = np.flatnonzero(in_region & geo.county_poor)
+    other = np.flatnonzero(in_region & ~geo.county_poor)
+    if poor.size == 0:
+        in_poor = 0.0
+    if other.size == 0:
+        in_poor = 1.0
+    w = _county_weights(geo, registered)
+    q = _poor_village_share(params, geo, registered)
+    w_other = w[other]
+    in_pv = float((w_other * q[other]).sum() / w_other.sum()) if other.size else 0.0
+    return [
+        (in_poor, poor, w[poor]),
+        ((1.0 - in_poor) * in_pv, other, w_other * q[other]),
+        ((1.0 - in_poor) * (1.0 - in_pv), other, w_other * (1.0 - q[other])),
+    ]
+
+
 def _place(
-    params: ParameterSet, geo: Geography, region: np.ndarray, registered: np.ndarray, rng: np.random.Generator
+    params: ParameterSet,
+    geo: Geography,
+    region: np.ndarray,
+    registered: np.ndarray,
+    stratum: np.ndarray,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Assign each household to a county of its region and to a village of that county."""
+    """Assign each household to a county of its region and stratum, and to a village of that
+    county: in a poor county, registered households live in a poor village with probability
+    ``registered_share_in_poor_villages`` and otherwise in another village, the others in any
+    village; in another county, a village of the household's stratum."""
     n = region.shape[0]
-    in_poor_share = np.where(
-        registered,
-        params["geography.counties.registered_share_in_poor_counties"],
-        params["population.unregistered_poor_counties_share"],
-    )
-    want_poor_county = rng.random(n) < in_poor_share
     county = np.empty(n, np.int64)
-    # registered households follow county size times the depth of poverty, so that counties
-    # differ in incidence at any scale; the others follow county size
     for r in range(3):
-        for poor_flag in (True, False):
-            cand = np.flatnonzero((geo.county_region == r) & (geo.county_poor == poor_flag))
-            if cand.size == 0:
-                cand = np.flatnonzero(geo.county_region == r)
-            for reg_flag in (True, False):
-                m = (region == r) & (want_poor_county == poor_flag) & (registered == reg_flag)
-                w = geo.county_size[cand] * (geo.county_intensity[cand] if reg_flag else 1.0)
+        for reg_flag in (True, False):
+            for s, (_, cand, w) in enumerate(_strata(params, geo, reg_flag, r)):
+                m = (region == r) & (registered == reg_flag) & (stratum == s)
+                if not m.any():
+                    continue
                 cum = np.cumsum(w / w.sum())
                 county[m] = cand[np.searchsorted(cum, rng.random(int(m.sum())) * (1 - 1e-12), side="right")]
 
     n_villages = geo.county_villages[county]
     n_poor = geo.county_poor_villages[county]
-    in_poor_village = (
-        registered & (n_poor > 0) & (rng.random(n) < params["geography.villages.registered_share_in_poor_villages"])
-    )
     u = rng.random(n)
+    in_poor_village = np.where(
+        stratum == POOR_COUNTY,
+        registered & (n_poor > 0) & (rng.random(n) < params["geography.villages.registered_share_in_poor_villages"]),
+        stratum == POOR_VILLAGE,
+    )
+    anywhere = (stratum == POOR_COUNTY) & ~registered
     offset = np.where(
         in_poor_village,
         (u * n_poor).astype(np.int64),
-        np.where(registered, n_poor + (u * (n_villages - n_poor)).astype(np.int64), (u * n_villages).astype(np.int64)),
+        np.where(anywhere, (u * n_villages).astype(np.int64), n_poor + (u * (n_villages - n_poor)).astype(np.int64)),
     )
     village = geo.county_first_village[county] + np.minimum(offset, n_villages - 1)
     return county, village

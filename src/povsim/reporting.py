@@ -187,6 +187,8 @@ def manifest(model: PovertyModel, wall_seconds: float, command: list[str] | None
         "description": sc.description,
         "seed": sc.run.seed,
         "scale": sc.run.scale,
+        "poor_area_scale": sc.run.poor_areas,
+        "sampling": sc.run.sampling,
         "start_year": 2014,
         "end_year": sc.run.end_year,
         "household_agents": model.households.n,
@@ -212,8 +214,7 @@ def write_outputs(
     results = model.results()
     png = trajectory_figure(
         results,
-        f"povsim — {model.scenario.name} (seed {model.scenario.run.seed}, "
-        f"1 agent : {model.scenario.run.scale:g} households)",
+        f"povsim — {model.scenario.name} (seed {model.scenario.run.seed}, sampling {model.scenario.run.sampling})",
     )
     paths = {
         "results": write_csv(results, out / "results.csv"),

@@ -9,7 +9,8 @@ A scenario is a TOML file in ``scenarios/``::
 
     [run]
     end_year = 2020                # last simulated year (2015–2025)
-    scale = 1000                   # real households per household agent
+    scale = 5000                   # real households per household agent ...
+    poor_area_scale = 500          # ... and in the poor areas (poor counties and villages), if finer
     seed = 20141231
 
     [params]                       # overrides of povsim/params/*.toml, by key path
@@ -65,17 +66,43 @@ def check_name(name: str, origin: str, key: str = "name") -> str:
     return name
 
 
+def sampling_text(scale: float, poor_area_scale: float) -> str:
+    """``1:1000``, or ``1:100 in poor areas, 1:1000 elsewhere`` for a sampling design."""
+    if poor_area_scale == scale:
+        return f"1:{scale:g}"
+    return f"1:{poor_area_scale:g} in poor areas, 1:{scale:g} elsewhere"
+
+
 class RunSettings(BaseModel):
-    """How one run is set up: the years, the sampling scale and the seed."""
+    """How one run is set up: the years, the sampling design and the seed.
+
+    The sampling design: ``scale`` real households per household agent, and
+    ``poor_area_scale`` per agent in the poor areas (the 832 poor counties and the poor villages
+    of the other counties), whose incidence the county and village exit rules judge, or ``scale``
+    where that is finer (so ``scale = 1`` is every household). The default, the baseline's design,
+    is 1:500 in the poor areas and 1:5000 elsewhere (``docs/calibration.md``, Sampling design);
+    ``poor_area_scale`` at or above ``scale`` samples every household alike."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     end_year: int = Field(2020, ge=START_YEAR + 1, le=MAX_END_YEAR)
-    scale: float = Field(1000.0, ge=1.0, le=1e8)
+    scale: float = Field(5000.0, ge=1.0, le=1e8)
+    poor_area_scale: float = Field(500.0, ge=1.0, le=1e8)
     seed: int = Field(20141231, ge=0, le=2**63 - 1)
+
+    @property
+    def poor_areas(self) -> float:
+        """Real households per agent in the poor areas."""
+        return min(self.poor_area_scale, self.scale)
+
+    @property
+    def sampling(self) -> str:
+        """The design in words (:func:`sampling_text`)."""
+        return sampling_text(self.scale, self.poor_areas)
 
 
 RUN_KEYS = tuple(RunSettings.model_fields)
+FLOAT_RUN_KEYS = ("scale", "poor_area_scale")
 TOP_KEYS = ("name", "description", "extends", "run", "params")
 
 
@@ -97,10 +124,12 @@ class Scenario(BaseModel):
         seed: int | None = None,
         scale: float | None = None,
         end_year: int | None = None,
+        poor_area_scale: float | None = None,
         origin: str = "argument",
     ) -> Scenario:
         """A copy with run settings replaced (each checked like a scenario file's)."""
-        updates = {k: v for k, v in (("seed", seed), ("scale", scale), ("end_year", end_year)) if v is not None}
+        given = (("seed", seed), ("scale", scale), ("end_year", end_year), ("poor_area_scale", poor_area_scale))
+        updates = {k: v for k, v in given if v is not None}
         if not updates:
             return self
         run = _run_settings({**self.run.model_dump(), **updates}, origin)
@@ -115,7 +144,7 @@ class Scenario(BaseModel):
                 sub = key[4:]
                 if sub not in RUN_KEYS:
                     raise PovsimInputError(f"{origin}: unknown key {key!r}{_suggest(sub, RUN_KEYS, 'run.')}")
-                run_updates[sub] = float(value) if sub == "scale" and isinstance(value, int) else value
+                run_updates[sub] = float(value) if sub in FLOAT_RUN_KEYS and isinstance(value, int) else value
             else:
                 param_updates[key.removeprefix("params.")] = value
         run = _run_settings({**self.run.model_dump(), **run_updates}, origin) if run_updates else self.run
@@ -153,8 +182,9 @@ def _plain(value: Any) -> Any:
 
 def _run_settings(data: Mapping[str, Any], origin: str) -> RunSettings:
     data = {k: _plain(v) for k, v in data.items()}
-    if isinstance(data.get("scale"), int) and not isinstance(data.get("scale"), bool):
-        data["scale"] = float(data["scale"])
+    for key in FLOAT_RUN_KEYS:
+        if isinstance(data.get(key), int) and not isinstance(data.get(key), bool):
+            data[key] = float(data[key])
     for key in data:
         if key not in RUN_KEYS:
             raise PovsimInputError(f"{origin}: unknown key 'run.{key}'{_suggest(key, RUN_KEYS, 'run.')}")

@@ -142,7 +142,7 @@ def run_backtest(
     origin: int,
     *,
     settings: Settings,
-    scale: float = 1000.0,
+    scale: float | None = None,
     workers: int | None = None,
     progress: bool = False,
     log=None,

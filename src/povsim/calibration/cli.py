@@ -23,8 +23,12 @@ import sys
 import time
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from povsim.errors import PovsimInputError
+
+if TYPE_CHECKING:
+    from povsim.scenario import Scenario
 
 CALIBRATION_OUTPUTS = ("fit.csv", "fit.png", "posterior.csv", "evaluations.csv", "calibration.json")
 """The files of a ``povsim calibrate`` report folder (``--out``)."""
@@ -156,10 +160,25 @@ def _scenario_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _common(p: argparse.ArgumentParser, out: str) -> None:
-    p.add_argument("--scale", type=float, default=1000.0, help="real households per agent (default 1000)")
+    p.add_argument(
+        "--scale",
+        type=float,
+        help="real households per agent outside the poor areas (default: the scenario's sampling design)",
+    )
     p.add_argument("--workers", type=int, help="worker processes (default: all CPUs)")
     p.add_argument("--out", default=out, help=f"output folder (default {out}/)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+
+def _sampling(scenario: Scenario, args: argparse.Namespace) -> str:
+    """The sampling design the runs use: the scenario's, with ``--scale`` for the rest."""
+    return scenario.with_settings(scale=args.scale, origin="--scale").run.sampling
+
+
+def _sampling_record(scenario: Scenario, args: argparse.Namespace) -> dict[str, Any]:
+    """The sampling design for a manifest."""
+    run = scenario.with_settings(scale=args.scale, origin="--scale").run
+    return {"scale": run.scale, "poor_area_scale": run.poor_areas, "sampling": run.sampling}
 
 
 def _check_common(args: argparse.Namespace, replaceable: Collection[str]) -> None:
@@ -167,7 +186,7 @@ def _check_common(args: argparse.Namespace, replaceable: Collection[str]) -> Non
     ``--out`` folder may already hold (a previous output of the same command), as it is replaced whole."""
     from povsim.io import check_out_folder
 
-    if not 1 <= args.scale <= 1e8:  # also NaN
+    if args.scale is not None and not 1 <= args.scale <= 1e8:  # also NaN
         raise PovsimInputError(f"--scale {args.scale:g}: must be a number from 1 to 1e8")
     if args.workers is not None and args.workers < 1:
         raise PovsimInputError(f"--workers {args.workers}: must be at least 1")
@@ -268,7 +287,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     scenario = resolve_scenario(args.scenario)
     settings = QUICK if args.quick else REFINE if args.refine else FULL
     say = _say(args)
-    say(f"povsim calibrate ({settings.mode}): {len(paths)} parameters, targets to 2017, scale 1:{args.scale:g}")
+    say(
+        f"povsim calibrate ({settings.mode}): {len(paths)} parameters, targets to 2017, "
+        f"sampling {_sampling(scenario, args)}"
+    )
     with replacing_folder(out) as built:
         cal = calibrate(
             scenario,
@@ -374,7 +396,7 @@ def _backtest(args: argparse.Namespace) -> int:
     say = _say(args)
     say(
         f"povsim backtest ({settings.mode}): calibrate on data to {args.origin}, forecast to 2017, "
-        f"scale 1:{args.scale:g}"
+        f"sampling {_sampling(scenario, args)}"
     )
     started = time.perf_counter()
     bt = run_backtest(
@@ -400,7 +422,7 @@ def _backtest(args: argparse.Namespace) -> int:
                 "origin": args.origin,
                 "mode": settings.mode,
                 "scenario": scenario.name,
-                "scale": args.scale,
+                **_sampling_record(scenario, args),
                 "runs": bt.calibration.runs,
                 "seconds": round(time.perf_counter() - started, 1),
             },
@@ -444,7 +466,7 @@ def _forecast(args: argparse.Namespace) -> int:
                     "scenario": scenario.name,
                     "reps": args.reps,
                     "parameter_draws": fc.parameter_draws,
-                    "scale": args.scale,
+                    **_sampling_record(scenario, args),
                     "seconds": round(time.perf_counter() - started, 1),
                     "notes": fc.notes,
                 },
@@ -524,7 +546,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
                     "reps": args.reps,
                     "parameters": space.salib_problem(),
                     "runs": res.runs,
-                    "scale": args.scale,
+                    **_sampling_record(scenario, args),
                     "end_year": args.end_year,
                     "outcomes": args.outcomes,
                     "seconds": round(time.perf_counter() - started, 1),

@@ -99,10 +99,13 @@ def outcomes(results: pd.DataFrame) -> dict[str, float]:
 
 
 def run_once(
-    scenario: Scenario, overrides: Mapping[str, Any], seed: int, end_year: int, scale: float
+    scenario: Scenario, overrides: Mapping[str, Any], seed: int, end_year: int, scale: float | None
 ) -> dict[str, float]:
-    """Build and run one model to ``end_year`` and return its :func:`outcomes`."""
-    sc = scenario.with_settings(seed=seed, scale=float(scale), end_year=end_year, origin="calibration")
+    """Build and run one model to ``end_year`` and return its :func:`outcomes` (``scale``: the
+    scale of the households outside the poor areas; None keeps the scenario's design)."""
+    sc = scenario.with_settings(
+        seed=seed, scale=None if scale is None else float(scale), end_year=end_year, origin="calibration"
+    )
     if overrides:
         sc = sc.with_overrides(dict(overrides), origin="calibration")
     model = PovertyModel(sc)
@@ -165,14 +168,14 @@ class Evaluator:
         seeds: Sequence[int],
         *,
         end_year: int,
-        scale: float = 1000.0,
+        scale: float | None = None,
         workers: int | None = None,
         progress: bool = False,
     ):
         self.scenario = scenario
         self.seeds = [int(s) for s in seeds]
         self.end_year = int(end_year)
-        self.scale = float(scale)
+        self.scale = None if scale is None else float(scale)
         self.workers = default_workers() if workers is None else max(1, int(workers))
         self.progress = progress
         self.runs = 0

@@ -91,9 +91,6 @@ PRIOR_SD = 0.3
 STEP = 0.05
 """Finite-difference step of the Jacobian, as a share of each range."""
 
-DEFAULT_SCALE = 1000.0
-"""The scale calibrations are made at: that of the baseline (scenarios/baseline.toml)."""
-
 CHECK_REPS = 10
 """Seeds the calibrated point is checked with (those of ``povsim batch --reps 10``)."""
 
@@ -143,6 +140,7 @@ class Calibration:
         report: one row per target (observed, documented-value and calibrated means, band).
         evaluations: every parameter point evaluated, with its loss.
         runs: model runs made; seconds: wall time.
+        sampling: the sampling design of every run (:attr:`povsim.scenario.RunSettings.sampling`).
     """
 
     settings: Settings
@@ -161,6 +159,7 @@ class Calibration:
     check_runs: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     draw_runs: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     prior_runs: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    sampling: str = ""
 
     def missed(self, fitted: bool | None = None) -> list[str]:
         """Labels of the targets whose calibrated 10-seed mean misses its acceptance (``fitted``:
@@ -277,7 +276,7 @@ def calibrate(
     settings: Settings = QUICK,
     paths: Sequence[str] = FITTED_PARAMETERS,
     targets: Sequence[Target] | None = None,
-    scale: float = 1000.0,
+    scale: float | None = None,
     workers: int | None = None,
     progress: bool = False,
     log: Any = None,
@@ -289,7 +288,7 @@ def calibrate(
         scenario: the scenario calibrated (the baseline); its seed is the base of every seed used.
         settings: :data:`QUICK` or :data:`FULL` (or your own :class:`Settings`).
         paths: parameters to fit, each with a calibration range.
-        scale: real households per agent in every run.
+        scale: real households per agent in every run (default: the scenario's sampling design).
         workers: processes (default: all CPUs).
         progress: show progress bars; ``log``: a callable for progress lines (e.g. print).
         params_file: the calibration a :data:`REFINE` run starts from (default: the package's).
@@ -305,10 +304,15 @@ def calibrate(
     sc = base_scenario(scenario, space)
     base = sc.run.seed
     prior_values = {p: priors[p] for p in space.paths}
-    if scale != DEFAULT_SCALE and any(t.fitted and t.outcome.startswith("counties") for t in targets):
+    if (
+        scale is not None
+        and scale != sc.run.scale
+        and any(t.fitted and t.outcome.startswith("counties") for t in targets)
+    ):
+        design = sc.run.sampling
         say(
-            f"warning: county exits agree between 1:2000 and 1:1 but a coarser scale overstates them "
-            f"(docs/calibration.md, Scale); the county target's tolerance assumes 1:{DEFAULT_SCALE:g}"
+            f"warning: county exits depend on how finely the poor areas are sampled (docs/calibration.md, "
+            f"Sampling design); the county targets' tolerances assume the scenario's design, {design}"
         )
     u0 = space.position(prior_values)
     refined = None
@@ -406,6 +410,7 @@ def calibrate(
         prior_loss=prior_loss,
         runs=runs,
         seconds=time.perf_counter() - t_start,
+        sampling=sc.with_settings(scale=scale, origin="--scale").run.sampling,
         check_runs=check_runs,
         draw_runs=draw_runs,
         prior_runs=prior_runs,
@@ -416,7 +421,7 @@ def check_calibration(
     scenario: Scenario,
     *,
     targets: Sequence[Target] | None = None,
-    scale: float = 1000.0,
+    scale: float | None = None,
     workers: int | None = None,
     progress: bool = False,
     params_file: Path | None = None,
@@ -465,6 +470,7 @@ def check_calibration(
         prior_loss=float(meta.get("loss_at_documented_values", float("nan"))),
         runs=runs,
         seconds=time.perf_counter() - t_start,
+        sampling=sc.with_settings(scale=scale, origin="--scale").run.sampling,
         check_runs=check_runs,
         draw_runs=draw_runs,
         prior_runs=prior_runs,
@@ -555,6 +561,7 @@ def calibrated_toml(cal: Calibration, command: str) -> str:
         "runs": int(cal.runs),
         "loss": float(cal.loss),
         "loss_at_documented_values": float(cal.prior_loss),
+        "sampling": cal.sampling,
     }
     lines = [
         "# Calibrated parameter values, written by `povsim calibrate` (do not edit by hand: rerun it).",

@@ -154,7 +154,7 @@ def run_forecast(
     scenario: Scenario,
     reps: int,
     *,
-    scale: float = 1000.0,
+    scale: float | None = None,
     workers: int | None = None,
     progress: bool = False,
 ) -> Forecast:

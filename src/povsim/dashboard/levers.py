@@ -13,7 +13,8 @@ lever                       model parameter
                             employment, ecology, education, credit), normalised to sum to 1
 ``post_exit_support_years`` ``governance.post_exit_support_years`` (摘帽不摘政策)
 ``floor``                   ``programs.floor.enabled`` (the 兜底 social-security floor)
-``scale``                   the run's ``scale``: real households per household agent
+``scale``                   the run's ``scale``: real households per household agent outside
+                            the poor areas (the sampling design)
 =========================== ==================================================================
 
 Every lever's default is the baseline's value, so the dashboard at its defaults runs exactly
@@ -39,8 +40,9 @@ from povsim.scenario import Scenario
 
 SHARE_PREFIX = "share_"
 SCALE_CHOICES = (1000, 20000, 1000)
-"""Households per agent on the scale slider: min, max, step (1,000 is the baseline's: a run
-takes a second or two; 20,000 is instant and noisier)."""
+"""Households per agent outside the poor areas on the scale slider: min, max, step (the
+baseline's 5,000; the poor areas keep the scenario's ``poor_area_scale``, or the slider's value
+where that is finer)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def levers(scenario: Scenario | str | Path | None = None) -> tuple[Lever, ...]:
             1,
         ),
         Lever("floor", "Social-security floor (dibao top-up)", "Checkbox", bool(p["programs.floor.enabled"])),
-        Lever("scale", "Households per agent (sampling)", "SliderInt", int(sc.run.scale), *SCALE_CHOICES),
+        Lever("scale", "Households per agent outside the poor areas", "SliderInt", int(sc.run.scale), *SCALE_CHOICES),
     ]
     return tuple(found)
 

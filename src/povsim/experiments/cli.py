@@ -141,6 +141,7 @@ def _batch(args: argparse.Namespace) -> int:
     from povsim.experiments.runner import run_experiment
     from povsim.experiments.store import RunStore
     from povsim.io import check_out_folder
+    from povsim.scenario import sampling_text
 
     ExecutorOptions.validate(args.executor, args.workers, args.address)
     out = (
@@ -151,12 +152,13 @@ def _batch(args: argparse.Namespace) -> int:
     check_out_folder(out)
     RunStore(out).check_compatible(experiment)
     points = len(experiment.runs) // (len(experiment.scenarios) * experiment.reps)
-    scales = sorted({s.scale for s in experiment.scenarios})
+    designs = sorted({(s.scale, s.poor_area_scale) for s in experiment.scenarios})
     if not args.quiet:
         print(
             f"povsim {args.command}: {len(experiment.scenarios)} scenario(s) × {points} grid point(s) × "
-            f"{experiment.reps} reps = {len(experiment.runs)} runs; 1 agent : {', '.join(f'{s:g}' for s in scales)} "
-            f"households; base seed {experiment.base_seed}; executor {args.executor} → {out}"
+            f"{experiment.reps} reps = {len(experiment.runs)} runs; sampling "
+            f"{'; '.join(sampling_text(*d) for d in designs)}; base seed {experiment.base_seed}; "
+            f"executor {args.executor} → {out}"
         )
     try:
         report = run_experiment(

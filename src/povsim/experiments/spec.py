@@ -33,7 +33,7 @@ import numpy as np
 
 from povsim.errors import PovsimInputError
 from povsim.parameters import ParameterSet
-from povsim.scenario import RUN_KEYS, Scenario, load_scenario, parse_set
+from povsim.scenario import RUN_KEYS, Scenario, load_scenario, parse_set, sampling_text
 
 CORE_COLUMNS = ["year", "region", "measure", "channel", "value"]
 """The columns of one run's ``results()`` table."""
@@ -72,6 +72,7 @@ class ScenarioRef:
         scale: real households per agent for this scenario's runs.
         end_year: last simulated year for this scenario's runs.
         digest: fingerprint of the resolved parameters after ``--set``, before the grid.
+        poor_area_scale: real households per agent in the poor areas.
     """
 
     name: str
@@ -80,6 +81,12 @@ class ScenarioRef:
     scale: float
     end_year: int
     digest: str
+    poor_area_scale: float
+
+    @property
+    def sampling(self) -> str:
+        """The sampling design in words (:attr:`povsim.scenario.RunSettings.sampling`)."""
+        return sampling_text(self.scale, self.poor_area_scale)
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,7 @@ class RunSpec:
         scale: real households per household agent.
         end_year: last simulated year.
         params_digest: fingerprint of the resolved parameters, checked by the worker.
+        poor_area_scale: real households per agent in the poor areas.
     """
 
     key: str
@@ -113,17 +121,13 @@ class RunSpec:
     scale: float
     end_year: int
     params_digest: str
+    poor_area_scale: float
 
     def identity(self) -> dict[str, Any]:
         """What makes two runs the same run (the key is a hash of it)."""
-        return {
-            "scenario": self.scenario,
-            "point": [[k, v] for k, v in self.point],
-            "rep": self.rep,
-            "seed": self.seed,
-            "scale": self.scale,
-            "end_year": self.end_year,
-        }
+        return run_identity(
+            self.scenario, self.point, self.rep, self.seed, self.scale, self.end_year, self.poor_area_scale
+        )
 
     def label(self) -> str:
         """A short human-readable name: scenario, swept values and replication."""
@@ -176,7 +180,13 @@ class Experiment:
             "grid": {k: [_jsonable(v) for v in vs] for k, vs in self.grid.items()},
             "base_seed": self.base_seed,
             "scenarios": [
-                {"name": s.name, "scale": s.scale, "end_year": s.end_year, "params_digest": s.digest}
+                {
+                    "name": s.name,
+                    "scale": s.scale,
+                    "poor_area_scale": s.poor_area_scale,
+                    "end_year": s.end_year,
+                    "params_digest": s.digest,
+                }
                 for s in self.scenarios
             ],
         }
@@ -202,13 +212,18 @@ def _canonical(value: Any) -> str:
 _SLUG = re.compile(r"[^A-Za-z0-9._=+-]+")
 
 
-def run_key(scenario: str, point: Sequence[tuple[str, Any]], rep: int, seed: int, scale: float, end_year: int) -> str:
-    """The run's file-name-safe identity: readable prefix plus a hash of every field.
-
-    The same scenario name, swept values, replication, seed, scale and end year give the
-    same key in every invocation; that is how a rerun finds the runs already finished.
-    """
-    ident = {
+def run_identity(
+    scenario: str,
+    point: Sequence[tuple[str, Any]],
+    rep: int,
+    seed: int,
+    scale: float,
+    end_year: int,
+    poor_area_scale: float,
+) -> dict[str, Any]:
+    """What makes two runs the same run. A uniform design (``poor_area_scale == scale``) leaves
+    the poor-area scale out, so its keys are those of the runs before the design existed."""
+    ident: dict[str, Any] = {
         "scenario": scenario,
         "point": [[k, v] for k, v in point],
         "rep": rep,
@@ -216,6 +231,28 @@ def run_key(scenario: str, point: Sequence[tuple[str, Any]], rep: int, seed: int
         "scale": scale,
         "end_year": end_year,
     }
+    if poor_area_scale != scale:
+        ident["poor_area_scale"] = poor_area_scale
+    return ident
+
+
+def run_key(
+    scenario: str,
+    point: Sequence[tuple[str, Any]],
+    rep: int,
+    seed: int,
+    scale: float,
+    end_year: int,
+    poor_area_scale: float | None = None,
+) -> str:
+    """The run's file-name-safe identity: readable prefix plus a hash of every field.
+
+    The same scenario name, swept values, replication, seed, sampling design and end year give
+    the same key in every invocation; that is how a rerun finds the runs already finished.
+    """
+    ident = run_identity(
+        scenario, point, rep, seed, scale, end_year, scale if poor_area_scale is None else poor_area_scale
+    )
     digest = hashlib.sha256(_canonical(ident).encode("utf-8")).hexdigest()[:10]
     text = "_".join([scenario, *(f"{k}={format_value(v)}" for k, v in point)])
     slug = _SLUG.sub("-", text).strip("-.")[:80] or "run"
@@ -343,7 +380,9 @@ def build_experiment(
                 "--param run.seed: seeds are set per replication; use --seed for the base seed and --reps"
             )
         if path.startswith("run.") and path[4:] not in RUN_KEYS:
-            raise PovsimInputError(f"--param: unknown key {path!r} (allowed run keys: run.scale, run.end_year)")
+            raise PovsimInputError(
+                f"--param: unknown key {path!r} (allowed run keys: run.scale, run.poor_area_scale, run.end_year)"
+            )
         grid[path] = values
     set_overrides = parse_set(sets)
     if "run.seed" in set_overrides:
@@ -370,7 +409,17 @@ def build_experiment(
                 raise PovsimInputError(
                     f"scenarios {ref.given} and {given} are both named {sc.name!r}; give each a distinct name"
                 )
-        refs.append(ScenarioRef(sc.name, file, str(given), sc.run.scale, sc.run.end_year, params_digest(sc.params)))
+        refs.append(
+            ScenarioRef(
+                sc.name,
+                file,
+                str(given),
+                sc.run.scale,
+                sc.run.end_year,
+                params_digest(sc.params),
+                sc.run.poor_areas,
+            )
+        )
         bases.append(sc)
 
     if seed is not None:
@@ -401,7 +450,7 @@ def build_experiment(
             overrides = {**param_sets, **{p: v for p, v in given_point.items() if not p.startswith("run.")}}
             digest = params_digest(sc.params)
             for rep, s in enumerate(seeds):
-                key = run_key(ref.name, point, rep, s, sc.run.scale, sc.run.end_year)
+                key = run_key(ref.name, point, rep, s, sc.run.scale, sc.run.end_year, sc.run.poor_areas)
                 runs.append(
                     RunSpec(
                         key=key,
@@ -415,6 +464,7 @@ def build_experiment(
                         scale=sc.run.scale,
                         end_year=sc.run.end_year,
                         params_digest=digest,
+                        poor_area_scale=sc.run.poor_areas,
                     )
                 )
     return Experiment(kind, refs, grid, set_overrides, reps, base_seed, runs)

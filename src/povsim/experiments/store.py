@@ -367,6 +367,7 @@ def _spec_record(spec: RunSpec) -> dict[str, Any]:
         "rep": spec.rep,
         "seed": spec.seed,
         "scale": spec.scale,
+        "poor_area_scale": spec.poor_area_scale,
         "end_year": spec.end_year,
     }
 

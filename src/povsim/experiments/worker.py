@@ -81,7 +81,9 @@ def simulate(spec: RunSpec) -> pd.DataFrame:
             "from those validated when the batch started (was the file edited, or does the worker see another "
             "copy?)"
         )
-    model = PovertyModel(scenario, seed=spec.seed, scale=spec.scale, end_year=spec.end_year)
+    model = PovertyModel(
+        scenario, seed=spec.seed, scale=spec.scale, end_year=spec.end_year, poor_area_scale=spec.poor_area_scale
+    )
     model.run_model()
     return tag_results(model.results(), spec)
 
