@@ -101,6 +101,7 @@ def _simulate(scenario: Scenario, quiet: bool) -> tuple[PovertyModel, float]:
 
 def _params(args: argparse.Namespace) -> int:
     from povsim.parameters import ParameterSet
+    from povsim.sources import references
 
     params = ParameterSet.defaults()
     shown = 0
@@ -110,6 +111,8 @@ def _params(args: argparse.Namespace) -> int:
         shown += 1
         rng = f"  calibration range {list(p.range)}" if p.range else ""
         print(f"{p.path} = {p.value!r}  [{p.unit}]{rng}\n    source: {p.source}")
+        for reference in references(p.source):  # the full reference of every document the source cites
+            print(f"      {reference}")
     if not shown:
         raise PovsimInputError(f"no parameter path contains {args.pattern!r}")
     return 0
@@ -156,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing, show no progress")
     run.set_defaults(func=_run)
 
-    params = sub.add_parser("params", help="list parameters with value, unit and source")
+    params = sub.add_parser(
+        "params", help="list parameters with value, unit, source and the full reference of every document cited"
+    )
     params.add_argument("pattern", nargs="?", default="", help="show only paths containing this text")
     params.set_defaults(func=_params)
 

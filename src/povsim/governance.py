@@ -6,18 +6,18 @@
 * **County exit.** A poor county exits at the end of a year when its incidence is below 2%
   (3% in the west) and a third-party evaluation, sampling ``governance.evaluation.sample_households``
   households, finds wrong-exit and missed-identification rates below 2% and satisfaction of at
-  least 90% (三率一度; 000 lines 2659–2663; 001 notes §7). Exit is final. Before the evaluation,
-  the province checks each applying county (省级核查, 000 line 2661) and re-registers the false
+  least 90% (三率一度; [exit-mechanism-2016] §3(2)–(3); [county-exit-criteria]). Exit is final. Before the evaluation,
+  the province checks each applying county (省级核查, [exit-mechanism-2016] §3(3)) and re-registers the false
   exits it finds (``provincial_check``).
 * **Village exit.** A poor village exits when its incidence is below the same thresholds. A
   village's incidence is its county's incidence among poor-village residents times a fixed
   village factor (log-normal, mean one), which keeps village exits meaningful at any scale.
 * **Exit pressure.** Poor counties plan to exit over ``governance.exit_pressure.plan_years``,
   lowest initial incidence first; in the years up to the plan year they relax the household
-  exit standard, up to ``governance.exit_pressure.max``, and keep it relaxed after (000 lines
-  254, 816).
+  exit standard, up to ``governance.exit_pressure.max``, and keep it relaxed after ([cheng-2017]
+  ch. 1 §5, ch. 5 §3(2)).
 * **Deep poverty.** The poor counties with the highest initial incidence are deep-poverty
-  counties; from ``governance.deep_poverty.from_year`` they weigh more in the pool funds (003).
+  counties; from ``governance.deep_poverty.from_year`` they weigh more in the pool funds ([three-year-2018] §2(3)).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Governance:
         self.village_exit_year = np.zeros(geo.n_villages, np.int16)
         # each household's post-exit support period, drawn once: evenly 1 … 2·mean − 1 years, so that
         # the support of a whole exit cohort does not end in one year (the period's length is not
-        # documented, "for a certain period", 000 line 2651)
+        # documented, "for a certain period", [exit-mechanism-2016] §2)
         mean = int(p[g + "post_exit_support_years"])
         u = model.streams.uniform("governance.post_exit_support", 0, hh.n)
         self.support_years = (1 + np.floor(u * (2 * mean - 1))).astype(np.int8) if mean > 0 else np.zeros(hh.n, np.int8)
@@ -356,7 +356,7 @@ class Governance:
 
     def provincial_check(self, applying: np.ndarray) -> np.ndarray:
         """The province's check of the counties ``applying`` for exit, before the national
-        evaluation (省级核查; wrong exits found are corrected, 000 lines 2661–2663), in place.
+        evaluation (省级核查; wrong exits found are corrected, [exit-mechanism-2016] §3(3)), in place.
 
         In an applying poor county, each household that exited in an earlier year while below the
         line and is still below it (an undetected false exit) is found with the evaluation's

@@ -5,7 +5,7 @@ Three kinds of funding reach the programmes, all scaled by the lever ``budget.sc
 * the **pool**: the household-programme share of central and provincial special poverty
   funds plus a share of the pooled agricultural funds, split across the pool channels by
   ``budget.shares`` and across counties in proportion to their registered poor people;
-* the **relocation financing** (~600bn for 2016–2020, 002 line 265), spread over the years like the
+* the **relocation financing** (~600bn for 2016–2020, [plan-13th-fyp] box 7), spread over the years like the
   relocation schedule (:func:`relocation_people`) and split across counties in proportion to the
   people on the relocation list still to move;
 * **entitlements** (the 兜底 floor, health, safe housing): funded at ``budget.scale`` of need.

@@ -1,7 +1,7 @@
 """Official series the model is compared with, up to the forecast origin (end of 2017).
 
-Nothing after 2017 is here: the model is judged on what it could not see (MODEL.md,
-calibration protocol). The 2020 target is a plan, not an outcome.
+Nothing after 2017 is here: the model is judged on what it could not see (the
+calibration protocol, docs/calibration.md). The 2020 target is a plan, not an outcome.
 """
 
 from __future__ import annotations
@@ -11,21 +11,21 @@ import pandas as pd
 FORECAST_ORIGIN = 2017
 
 SURVEY_POOR_PEOPLE = {
-    2012: 98_990_000,  # 004 line 40; 000 line 187
-    2013: 82_490_000,  # 000 lines 66, 187
-    2014: 70_170_000,  # 000 lines 66, 187
-    2015: 55_750_000,  # 000 line 66; 002 line 741
-    2016: 43_350_000,  # 004 line 40; 000 line 66
-    2017: 30_460_000,  # NBS, end-2017 (MODEL.md calibration targets)
+    2012: 98_990_000,  # [progress-2017] §3; [cheng-2017] ch. 1 §1
+    2013: 82_490_000,  # [cheng-2017] intro, ch. 1 §1
+    2014: 70_170_000,  # [cheng-2017] intro, ch. 1 §1
+    2015: 55_750_000,  # [cheng-2017] intro; [plan-13th-fyp] box 1 note 1
+    2016: 43_350_000,  # [progress-2017] §3; [cheng-2017] intro
+    2017: 30_460_000,  # NBS, end-2017 ([nbs-poverty-monitoring])
 }
 """NBS survey headcount of the rural poor, people, at year end."""
 
 SURVEY_INCIDENCE = {2012: 0.102, 2014: 0.072, 2015: 0.057, 2016: 0.045, 2017: 0.031}
-"""NBS rural poverty incidence (000 lines 66, 187; 004 line 40; MODEL.md)."""
+"""NBS rural poverty incidence ([cheng-2017] intro, ch. 1 §1; [progress-2017] §3; [nbs-poverty-monitoring])."""
 
 REGISTERED_POOR_PEOPLE = {
-    2014: 89_620_000,  # 004 line 28
-    2015: 56_300_000,  # 002 lines 29, 59, 741
+    2014: 89_620_000,  # [progress-2017] §2 开展建档立卡
+    2015: 56_300_000,  # [plan-13th-fyp] ch. 1 §1, box 1 and its note 1
 }
 """Registry (建档立卡) stock, people."""
 
@@ -64,7 +64,7 @@ households), not ``relapse_people`` (exited households whose income fell below t
 or not the registry took them back)."""
 
 TARGET_2020_POOR_PEOPLE = 0
-"""All rural poor under the current standard out of poverty by 2020 (002 lines 55, 59)."""
+"""All rural poor under the current standard out of poverty by 2020 ([plan-13th-fyp] ch. 1 §3, box 1)."""
 
 
 def survey_series() -> pd.DataFrame:

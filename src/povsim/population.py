@@ -2,10 +2,10 @@
 
 Two groups of households are built, each by region:
 
-* **registered** (建档立卡): 29.48M households and 89.62M people (004 line 28), split by region
+* **registered** (建档立卡): 29.48M households and 89.62M people ([progress-2017] §2 开展建档立卡), split by region
   like the NBS 2013 poor the registry quotas were set from; most are income-poor, some are
   not (the registry was built from quotas and 两不愁三保障, not income alone).
-* **non-registered**: the 8.07M income-poor people the registry missed (000 line 816) and
+* **non-registered**: the 8.07M income-poor people the registry missed ([cheng-2017] ch. 5 §3(2)) and
   the near-poor above the line who can fall into poverty.
 
 Incomes are set so that the income-poor among all simulated households are the 2014 survey
@@ -35,7 +35,7 @@ def poverty_line(params: ParameterSet, year: int) -> float:
     """The poverty line in current yuan per person per year.
 
     Documented values are used where they exist (NBS); later years are uprated by
-    ``economy.poverty_line.uprating`` a year (MODEL.md item 2).
+    ``economy.poverty_line.uprating`` a year (an assumption: the parameter's source).
     """
     documented = {int(y): float(v) for y, v in params["economy.poverty_line.documented"].items()}
     last = max(documented)
@@ -180,7 +180,7 @@ def build_population(
     # rows, so every full-length int64 or float64 left alive costs 0.4 GB.
     i64 = np.int64
 
-    # Causes of poverty (致贫原因), several per registered household (000 lines 722–729).
+    # Causes of poverty (致贫原因), several per registered household ([cheng-2017] ch. 5 §2(2)).
     causes = {
         c: registered & draw(params.region(pop + f"causes.{c}")[region])
         for c in ("illness", "capital", "skills", "labour")
@@ -188,7 +188,7 @@ def build_population(
     chronic = causes["illness"] | (~registered & draw(params[pop + "causes.illness_unregistered"]))
 
     # Members: elderly, children, working age; about half of the registered poor cannot work
-    # (000 line 2110).
+    # ([cheng-2017] app. 1, Nanjiang case).
     p_elderly = np.where(
         causes["labour"], params[pop + "members.elderly_share_labour_cause"], params[pop + "members.elderly_share"]
     )
@@ -220,7 +220,7 @@ def build_population(
     del stratum
 
     # Hazard-zone (一方水土养活不了一方人) registered households, filled to the 9.81M people of
-    # the relocation plan (002 line 62), those in poor counties first.
+    # the relocation plan ([plan-13th-fyp] box 1), those in poor counties first.
     hazard = np.zeros(n, bool)
     hz_people = params[pop + "hazard_zone.people"] * params.region(pop + "hazard_zone.region_share")
     for r in range(3):
@@ -315,7 +315,7 @@ class InitialTargets:
     """Income-poor people each block of households must hold at the end of 2014.
 
     Blocks are (registered, region) and (non-registered, region): together they give the
-    survey headcount by region, with the registry missing 8.07M income-poor (000 line 816).
+    survey headcount by region, with the registry missing 8.07M income-poor ([cheng-2017] ch. 5 §3(2)).
     """
 
     group: np.ndarray  # int16, block of each household

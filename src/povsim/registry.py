@@ -1,6 +1,6 @@
 """The registry (建档立卡): yearly identification, exits, relapse and the 2015–16 re-check.
 
-At the annual update (31 December, 000 line 816), with a household's income *assessed* with an
+At the annual update (31 December, [cheng-2017] ch. 5 §3(2)), with a household's income *assessed* with an
 error (``governance.assessment_sigma``), so that identification and exit make real inclusion
 and exclusion errors:
 
@@ -8,17 +8,17 @@ and exclusion errors:
   line (by ``registry.exit.income_margin``; counties under pressure to exit relax this, see
   :mod:`povsim.governance`) and whose 两不愁三保障 holds (schooling, basic medical care, safe
   housing and water) is verified and leaves with probability ``registry.exit.verification_prob``
-  (000 lines 2655–2657). An exit of a household still below the line is a **false exit**; from
+  ([exit-mechanism-2016] §3(1)). An exit of a household still below the line is a **false exit**; from
   ``governance.evaluation.start_year`` the third-party evaluation detects a share of them and
-  reverses them (000 lines 254, 1501, 2594–2620);
+  reverses them ([cheng-2017] ch. 1 §5, ch. 10 §4(2); [assessment-2016] art. 6–8);
 * **relapse** (返贫): an exited household whose income falls back below the line;
 * **entry**: a non-registered household assessed below the line is identified, within its
-  county's yearly quota (规模控制, 000 line 658) — with ``registry.entry.identification_prob``;
-  from the dynamic management of 2017 systematically (004 line 28); a 低保 household always, from
-  ``programs.floor.registry_link_year`` (002 line 488) — and an exited household below the line
-  is re-registered (004 line 28: systematically from 2017);
+  county's yearly quota (规模控制, [cheng-2017] ch. 5 §1(1)) — with ``registry.entry.identification_prob``;
+  from the dynamic management of 2017 systematically ([progress-2017] §2); a 低保 household always, from
+  ``programs.floor.registry_link_year`` ([plan-13th-fyp] box 12(2)) — and an exited household below the line
+  is re-registered ([progress-2017] §2: systematically from 2017);
 * **re-check** (回头看, 2015–16): wrongly identified households are removed and income-poor
-  households left out are added (8.07M added, 9.29M removed, 000 line 816).
+  households left out are added (8.07M added, 9.29M removed, [cheng-2017] ch. 5 §3(2)).
 
 Each household makes at most one registry move a year, so
 ``registered(t) = registered(t-1) - exits(t) - removed(t) + entries(t)`` holds exactly.
@@ -108,7 +108,7 @@ class Registry:
         Args:
             guaranteed: households the 兜底 floor paid this year: their exit counts as stable once
                 their income reaches the line, and a non-registered one assessed below the line is
-                registered (the 低保 and registry data are linked, 002 line 488)."""
+                registered (the 低保 and registry data are linked, [plan-13th-fyp] box 12(2))."""
         m, hh, p, y = self.model, self.model.households, self.model.params, self.model.year
         line = m.poverty_line
         status = hh.status.copy()
@@ -147,8 +147,8 @@ class Registry:
         )
         rereg = (status == EXITED) & hh.poor & (self._uniform("reregistration") < p_rereg)
         # from the dynamic management of 2017 the missed poor are brought in systematically, as the
-        # relapsed are (004 line 28); from the linking of 低保 and the registry, a 低保 household that
-        # qualifies is registered (002 line 488)
+        # relapsed are ([progress-2017] §2); from the linking of 低保 and the registry, a 低保 household that
+        # qualifies is registered ([plan-13th-fyp] box 12(2))
         p_identify = (
             p["registry.entry.systematic_identification_prob"]
             if y >= p["registry.relapse.reregistration_from_year"]
@@ -179,7 +179,7 @@ class Registry:
         ``governance.entry_quota_share`` of the people its 2014 registry held (in expectation, so
         that a county the sample left without registered agents still has its quota). Quota a
         county leaves unused goes to the region's other candidates, poorest first (quotas were
-        set by the province and adjusted between its counties, 规模控制 000 line 658; the
+        set by the province and adjusted between its counties, 规模控制 [cheng-2017] ch. 5 §1(1); the
         reallocation is an assumption)."""
         m, hh = self.model, self.model.households
         quota = m.params["governance.entry_quota_share"] * m.governance.expected_registered

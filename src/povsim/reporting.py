@@ -54,7 +54,7 @@ def summary_table(results: pd.DataFrame) -> str:
 
 
 PLAN_BATCHES = {
-    # the plan's five batches (五个一批), million people (000 lines 556, 622)
+    # the plan's five batches (五个一批), million people ([cheng-2017] ch. 4 §1(5), §3(2))
     "industry": ("industry", 30.0),
     "employment": ("employment (labour export)", 10.0),
     "relocation": ("relocation + ecology", 10.0),

@@ -58,7 +58,7 @@ EPS = 1e-12
 point) counts as within it."""
 
 SURVEY_ACCEPT = 0.05
-"""Acceptance of the national survey headcounts and the registry stock: within 5% (MODEL.md)."""
+"""Acceptance of the national survey headcounts and the registry stock: within 5% (docs/calibration.md)."""
 
 REGIONAL_ACCEPT = 0.10
 """Acceptance of a regional headcount: within 10%."""
@@ -157,8 +157,8 @@ def _yearly(
 
 
 def default_targets() -> list[Target]:
-    """The calibration targets of MODEL.md's protocol, none describing a year after the forecast
-    origin (2017): the fitted ones and those only checked (``fitted = False``)."""
+    """The calibration targets of the protocol (docs/calibration.md), none describing a year after the
+    forecast origin (2017): the fitted ones and those only checked (``fitted = False``)."""
     after_2014 = 2015  # 2014 is reproduced by construction
     never = None
     out = _yearly(

@@ -1,5 +1,5 @@
 """Shocks: serious illness (medical costs, lost work, chronic illness), disasters correlated
-within a county, and job loss for migrant workers (000 lines 436, 454, 910)."""
+within a county, and job loss for migrant workers ([cheng-2017] ch. 3 §3, §3(3); ch. 6 §3(2))."""
 
 from __future__ import annotations
 

@@ -254,7 +254,7 @@ class Programme(ABC):
     def supported(self) -> np.ndarray:
         """Households the programmes support: registered now, or exited within their post-exit
         support period (摘帽不摘政策, 脱贫不脱政策: exited households keep their policies for a
-        period, 000 lines 1453, 2651; 001 line 41; 002 line 703), which averages
+        period, [cheng-2017] ch. 10 §2; [exit-mechanism-2016] §2; [xi-2015]; [plan-13th-fyp] ch. 11 §1), which averages
         ``governance.post_exit_support_years`` (:attr:`Governance.support_years`)."""
         hh, m = self.model.households, self.model
         recent_exit = (hh.status == EXITED) & (m.year - hh.exit_year <= m.governance.support_years)

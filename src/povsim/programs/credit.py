@@ -1,7 +1,7 @@
 """Credit (扶贫小额信贷): interest-free microcredit without collateral, up to 50,000 yuan for up to
-three years (000 lines 1866–1874), lent to 8.55M households by mid-2017 (004 line 16). The
+three years ([cheng-2017] app. 1, Mayang case), lent to 8.55M households by mid-2017 ([progress-2017] §1). The
 state pays the interest and a risk fund covers part of defaults. A loan reaching its term is
-renewed or extended (无还本续贷, 贷款展期: 003 line 84) with ``credit.renewal_prob`` while the
+renewed or extended (无还本续贷, 贷款展期: [three-year-2018] §5(2)) with ``credit.renewal_prob`` while the
 household is supported; otherwise it is repaid. The investment earns a return while the loan runs,
 and its assets keep producing after repayment, their income declining at
 ``credit.asset_depreciation`` a year (a default loses them). The registered first, then exited

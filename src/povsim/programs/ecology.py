@@ -1,7 +1,7 @@
 """Ecology (生态补偿): ranger and grassland-keeper posts for registered poor people able to work
-in the poor counties (280k by 2017, 004 line 32; +400k by 2020, 001 line 275; 4,000 yuan a year,
-001 line 497), and payments for land in reforestation or grassland protection (5-year cycles,
-002 line 450), paid cycle after cycle while the household is supported. The registered first, then exited
+in the poor counties (280k by 2017, [progress-2017] §2; +400k by 2020, [three-year-2018] §3(4); 4,000 yuan a
+year, [hubei-2018] §4(4)), and payments for land in reforestation or grassland protection (5-year cycles,
+[plan-13th-fyp] box 11(2)), paid cycle after cycle while the household is supported. The registered first, then exited
 households under post-exit support. Pool-funded; posts and running payments are paid before new
 enrolments."""
 

@@ -1,5 +1,5 @@
 """Education (教育扶贫): school cost relief for the children of the registered poor (nutrition
-800 yuan a year, 002 line 312) that brings children out of school back (控辍保学), and
+800 yuan a year, [plan-13th-fyp] box 8(6)) that brings children out of school back (控辍保学), and
 vocational training (雨露计划) that raises the household's wages after a delay; the registered
 first, then exited households under post-exit support. Pool-funded: relief first, then training
 with what remains."""

@@ -1,6 +1,6 @@
 """Employment (转移就业): labour transfer with training and East–West matching for workers with
 schooling, and public-welfare posts and poverty-workshop jobs for the others. Relocated and
-zero-employment households first, so that each has at least one worker employed (003 line 41);
+zero-employment households first, so that each has at least one worker employed ([three-year-2018] §3(3));
 the registered before exited households under post-exit support. A post is held (renewed each year)
 while the household is supported and has a worker at home to hold it, and ends with its support.
 Pool-funded; running posts are paid before new enrolments."""

@@ -3,25 +3,25 @@ that cannot exit through industry or employment.
 
 低保 is social assistance, not a programme of the poverty registry: every rural household is
 means-tested against its **county's standard**, registered or not, year after year while its
-assessed income stays below it; it does not end when a household exits the registry (001 line 541:
+assessed income stays below it; it does not end when a household exits the registry ([hubei-2018] §4(9):
 exited households below the 低保 line keep it). Covered are households that have fully or partly
-lost their labour (003 line 56; 001 line 293): no worker, or a working-age member who cannot work
+lost their labour ([three-year-2018] §3(8)): no worker, or a working-age member who cannot work
 through illness or disability. The means test (家计调查) judges the household's income as the civil
 affairs officials assess it, with an error of its own (``floor.assessment_sigma``), so it makes real
 exclusion errors. A qualifying household
 is covered if it takes up 低保 (``floor.take_up``, a fixed draw per household: coverage does not
 churn from year to year); from ``floor.registry_link_year`` the registered poor households that
-qualify (and exited ones under post-exit support) are brought in as well (002 line 488), at an even
-pace so that all are covered by ``floor.registry_link_target_year`` (应保尽保 by 2020: 001 lines
-141, 439), and stay covered.
+qualify (and exited ones under post-exit support) are brought in as well ([plan-13th-fyp] box 12(2)), at an even
+pace so that all are covered by ``floor.registry_link_target_year`` (应保尽保 by 2020: [decision-2015]
+§11; [hubei-2018] §2), and stay covered.
 
-The floor pays the gap to the standard (补差, 000 line 1855), so a covered household's income
+The floor pays the gap to the standard (补差, [cheng-2017] app. 1, Yanshan case), so a covered household's income
 reaches its county's standard, not the line. County standards: the national average of the
 Ministry of Civil Affairs' statistical bulletins (``floor.standard``; grown at
 ``floor.standard_growth_after`` after its last year), lower in poor counties
 (``floor.poor_county_ratio``), higher in the east (``floor.east_ratio``) and spread across
 counties (``floor.standard_sigma``, a fixed draw per county), with the lowest raised year by year to the poverty line by
-``floor.merge_year`` (两线合一: 000 line 982; 002 lines 466, 484). An entitlement funded at
+``floor.merge_year`` (两线合一: [cheng-2017] ch. 6 §5(2); [plan-13th-fyp] ch. 8 §1, box 12(1)). An entitlement funded at
 ``budget.scale`` of need, poorest first. Runs after the other incomes are known (means-tested).
 """
 

@@ -1,6 +1,6 @@
 """Health (健康扶贫): insurance premiums paid, and basic insurance, critical-illness insurance
 and medical assistance together reimbursing about 90% of hospital costs of the registered
-poor, with out-of-pocket spending capped (001 line 513). An entitlement: funded at
+poor, with out-of-pocket spending capped ([hubei-2018] §4(6)). An entitlement: funded at
 ``budget.scale`` of need, poorest first."""
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 water part of 两不愁三保障 for registered households.
 
 The existing dilapidated houses and unsafe water supplies of registered households are fixed
-at an even pace so that none is left by ``housing.target_year`` (002 line 66; 001 line 149),
-poorest first, at 12,500 yuan per house (000 line 2231) and a per-household cost of water works.
+at an even pace so that none is left by ``housing.target_year`` ([plan-13th-fyp] box 1; [decision-2015] §14),
+poorest first, at 12,500 yuan per house ([cheng-2017] app. 1, Lintao case) and a per-household cost of water works.
 An entitlement funded at ``budget.scale`` of the year's need. It pays no income: its exits are
 credited by the guarantee rule of :mod:`povsim.attribution`.
 """

@@ -1,7 +1,7 @@
 """Industry (产业扶贫): production support through cooperatives and lead firms for households
 with labour, and asset income (资产收益) for households without: photovoltaic income (≥3,000
-yuan a year for 2.8M households, 002 line 169) and dividends on poverty funds pooled as equity
-(8%, 000 lines 1143, 1969). A production project is supported for a few years and can fail while
+yuan a year for 2.8M households, [plan-13th-fyp] box 5(1)) and dividends on poverty funds pooled as equity
+(8%, [cheng-2017] ch. 7 §10, app. 1, Shuyang case). A production project is supported for a few years and can fail while
 it runs; its assets then keep producing, their income declining at ``industry.asset_depreciation``
 a year, until a new project renews them. PV and equity income last. The registered first, then
 exited households under post-exit support; poorest first. Pool-funded."""

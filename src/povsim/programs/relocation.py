@@ -1,14 +1,14 @@
 """Relocation (易地扶贫搬迁): households where the land cannot support its people move.
 
 The relocation list is the hazard-zone registered poor of the plan — 9.81M people for 2016–2020
-(002 line 62, binding) — and a household on it stays on it until it moves, whatever its registry
-status (the plan's people are named households; exited ones keep their policies, 002 line 703).
+([plan-13th-fyp] box 1, binding) — and a household on it stays on it until it moves, whatever its registry
+status (the plan's people are named households; exited ones keep their policies, [plan-13th-fyp] ch. 11 §1).
 Those that agree (voluntary) move within the year's capacity — the documented schedule of
 ``relocation.people_by_year`` (2.49M in 2016, 3.4M in 2017), the rest of the plan evenly over
-2018–2020 — and within the relocation financing (~60k yuan per person, 002 line 265), the
+2018–2020 — and within the relocation financing (~60k yuan per person, [plan-13th-fyp] box 7), the
 registered first, then poorest first. Moving makes housing and water safe and ends the hazard
 exposure; it costs part of the farm income and gives access to wage work; follow-up support is
-paid and income is riskier in the first three years (000 line 881).
+paid and income is riskier in the first three years ([cheng-2017] ch. 6 §2(2)).
 """
 
 from __future__ import annotations
