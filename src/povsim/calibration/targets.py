@@ -39,7 +39,9 @@ holds a third of the sample or less, so its sampling error is about twice the na
 
 COUNTIES_SD = 4.0
 """Tolerance of the 2016 county exits, counties (assumption: a county's exit is a threshold on
-a sampled incidence, so at 1:1000 the count varies by a few counties between seeds)."""
+a sampled incidence; one run's count varies with a standard deviation of ~14 counties between
+seeds at the baseline's sampling design and ~30 at a uniform 1:1000, and the fit averages its
+seeds)."""
 
 COUNTIES_2017_SD = 15.0
 """Tolerance of the counties exited by end-2017, counties (assumption: ~10% of 153; the 2017
