@@ -142,13 +142,13 @@ def build_population(
 
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("weight", "size", "region", "registered", "stratum")}
     group_index = []
+    strata = {(registered, r): _strata(params, geo, registered, r) for registered in (True, False) for r in range(3)}
     for g, (registered, r, hh, people, _target) in enumerate(blocks):
         if hh <= 0:
             continue
         # the block's real households split over the strata at their expected shares, each
         # stratum sampled at its own rate
-        strata = _strata(params, geo, registered, r)
-        counts = apportion(int(hh), np.array([share for share, _, _ in strata]))
+        counts = apportion(int(hh), np.array([share for share, _, _ in strata[registered, r]]))
         weights, stratum = [], []
         for s, k in enumerate(counts):
             if k > 0:
@@ -216,7 +216,7 @@ def build_population(
     land *= size
 
     # Counties and villages
-    county, village = _place(params, geo, region, registered, stratum, rng)
+    county, village = _place(params, geo, region, registered, stratum, strata, rng)
     del stratum
 
     # Hazard-zone (一方水土养活不了一方人) registered households, filled to the 9.81M people of
@@ -400,17 +400,19 @@ def _place(
     region: np.ndarray,
     registered: np.ndarray,
     stratum: np.ndarray,
+    strata: dict[tuple[bool, int], list[tuple[float, np.ndarray, np.ndarray]]],
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Assign each household to a county of its region and stratum, and to a village of that
     county: in a poor county, registered households live in a poor village with probability
     ``registered_share_in_poor_villages`` and otherwise in another village, the others in any
-    village; in another county, a village of the household's stratum."""
+    village; in another county, a village of the household's stratum. ``strata``: the
+    :func:`_strata` of each (registered, region) block."""
     n = region.shape[0]
     county = np.empty(n, np.int64)
     for r in range(3):
         for reg_flag in (True, False):
-            for s, (_, cand, w) in enumerate(_strata(params, geo, reg_flag, r)):
+            for s, (_, cand, w) in enumerate(strata[reg_flag, r]):
                 m = (region == r) & (registered == reg_flag) & (stratum == s)
                 if not m.any():
                     continue

@@ -100,6 +100,10 @@ class RunSettings(BaseModel):
         """The design in words (:func:`sampling_text`)."""
         return sampling_text(self.scale, self.poor_areas)
 
+    def design(self) -> dict[str, Any]:
+        """The sampling design as a manifest records it."""
+        return {"scale": self.scale, "poor_area_scale": self.poor_areas, "sampling": self.sampling}
+
 
 RUN_KEYS = tuple(RunSettings.model_fields)
 FLOAT_RUN_KEYS = ("scale", "poor_area_scale")

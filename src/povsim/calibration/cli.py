@@ -23,12 +23,12 @@ import sys
 import time
 from collections.abc import Collection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from povsim.errors import PovsimInputError
 
 if TYPE_CHECKING:
-    from povsim.scenario import Scenario
+    from povsim.scenario import RunSettings, Scenario
 
 CALIBRATION_OUTPUTS = ("fit.csv", "fit.png", "posterior.csv", "evaluations.csv", "calibration.json")
 """The files of a ``povsim calibrate`` report folder (``--out``)."""
@@ -170,15 +170,9 @@ def _common(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
-def _sampling(scenario: Scenario, args: argparse.Namespace) -> str:
-    """The sampling design the runs use: the scenario's, with ``--scale`` for the rest."""
-    return scenario.with_settings(scale=args.scale, origin="--scale").run.sampling
-
-
-def _sampling_record(scenario: Scenario, args: argparse.Namespace) -> dict[str, Any]:
-    """The sampling design for a manifest."""
-    run = scenario.with_settings(scale=args.scale, origin="--scale").run
-    return {"scale": run.scale, "poor_area_scale": run.poor_areas, "sampling": run.sampling}
+def _sampling(scenario: Scenario, args: argparse.Namespace) -> RunSettings:
+    """The run settings of the runs: the scenario's sampling design, with ``--scale`` for the rest."""
+    return scenario.with_settings(scale=args.scale, origin="--scale").run
 
 
 def _check_common(args: argparse.Namespace, replaceable: Collection[str]) -> None:
@@ -289,7 +283,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     say = _say(args)
     say(
         f"povsim calibrate ({settings.mode}): {len(paths)} parameters, targets to 2017, "
-        f"sampling {_sampling(scenario, args)}"
+        f"sampling {_sampling(scenario, args).sampling}"
     )
     with replacing_folder(out) as built:
         cal = calibrate(
@@ -396,7 +390,7 @@ def _backtest(args: argparse.Namespace) -> int:
     say = _say(args)
     say(
         f"povsim backtest ({settings.mode}): calibrate on data to {args.origin}, forecast to 2017, "
-        f"sampling {_sampling(scenario, args)}"
+        f"sampling {_sampling(scenario, args).sampling}"
     )
     started = time.perf_counter()
     bt = run_backtest(
@@ -422,7 +416,7 @@ def _backtest(args: argparse.Namespace) -> int:
                 "origin": args.origin,
                 "mode": settings.mode,
                 "scenario": scenario.name,
-                **_sampling_record(scenario, args),
+                **_sampling(scenario, args).design(),
                 "runs": bt.calibration.runs,
                 "seconds": round(time.perf_counter() - started, 1),
             },
@@ -466,7 +460,7 @@ def _forecast(args: argparse.Namespace) -> int:
                     "scenario": scenario.name,
                     "reps": args.reps,
                     "parameter_draws": fc.parameter_draws,
-                    **_sampling_record(scenario, args),
+                    **_sampling(scenario, args).design(),
                     "seconds": round(time.perf_counter() - started, 1),
                     "notes": fc.notes,
                 },
@@ -546,7 +540,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
                     "reps": args.reps,
                     "parameters": space.salib_problem(),
                     "runs": res.runs,
-                    **_sampling_record(scenario, args),
+                    **_sampling(scenario, args).design(),
                     "end_year": args.end_year,
                     "outcomes": args.outcomes,
                     "seconds": round(time.perf_counter() - started, 1),

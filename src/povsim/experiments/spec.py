@@ -33,7 +33,7 @@ import numpy as np
 
 from povsim.errors import PovsimInputError
 from povsim.parameters import ParameterSet
-from povsim.scenario import RUN_KEYS, Scenario, load_scenario, parse_set, sampling_text
+from povsim.scenario import RUN_KEYS, Scenario, load_scenario, parse_set
 
 CORE_COLUMNS = ["year", "region", "measure", "channel", "value"]
 """The columns of one run's ``results()`` table."""
@@ -82,11 +82,6 @@ class ScenarioRef:
     end_year: int
     digest: str
     poor_area_scale: float
-
-    @property
-    def sampling(self) -> str:
-        """The sampling design in words (:attr:`povsim.scenario.RunSettings.sampling`)."""
-        return sampling_text(self.scale, self.poor_area_scale)
 
 
 @dataclass(frozen=True)
@@ -236,23 +231,14 @@ def run_identity(
     return ident
 
 
-def run_key(
-    scenario: str,
-    point: Sequence[tuple[str, Any]],
-    rep: int,
-    seed: int,
-    scale: float,
-    end_year: int,
-    poor_area_scale: float | None = None,
-) -> str:
-    """The run's file-name-safe identity: readable prefix plus a hash of every field.
+def run_key(ident: Mapping[str, Any]) -> str:
+    """The run's file-name-safe key for its :func:`run_identity`: readable prefix plus a hash of
+    every field.
 
     The same scenario name, swept values, replication, seed, sampling design and end year give
     the same key in every invocation; that is how a rerun finds the runs already finished.
     """
-    ident = run_identity(
-        scenario, point, rep, seed, scale, end_year, scale if poor_area_scale is None else poor_area_scale
-    )
+    scenario, point, rep = ident["scenario"], ident["point"], ident["rep"]
     digest = hashlib.sha256(_canonical(ident).encode("utf-8")).hexdigest()[:10]
     text = "_".join([scenario, *(f"{k}={format_value(v)}" for k, v in point)])
     slug = _SLUG.sub("-", text).strip("-.")[:80] or "run"
@@ -450,7 +436,8 @@ def build_experiment(
             overrides = {**param_sets, **{p: v for p, v in given_point.items() if not p.startswith("run.")}}
             digest = params_digest(sc.params)
             for rep, s in enumerate(seeds):
-                key = run_key(ref.name, point, rep, s, sc.run.scale, sc.run.end_year, sc.run.poor_areas)
+                ident = run_identity(ref.name, point, rep, s, sc.run.scale, sc.run.end_year, sc.run.poor_areas)
+                key = run_key(ident)
                 runs.append(
                     RunSpec(
                         key=key,
