@@ -16,7 +16,7 @@ import povsim
 from conftest import BASELINE, WEAK_GROWTH
 from povsim.cli import main
 
-OUTPUTS = {"results.csv", "counties.csv", "manifest.json", "poverty_trajectory.png"}
+OUTPUTS = {"results.csv", "counties.csv", "limits.csv", "manifest.json", "poverty_trajectory.png"}
 
 
 @pytest.fixture(scope="module")

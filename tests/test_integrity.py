@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 BASELINE = str(SCENARIOS / "baseline.toml")
 SMALL = ["--scale", "20000", "--end-year", "2016"]
-RUN_OUTPUTS = {"results.csv", "counties.csv", "manifest.json", "poverty_trajectory.png"}
+RUN_OUTPUTS = {"results.csv", "counties.csv", "limits.csv", "manifest.json", "poverty_trajectory.png"}
 BATCH = ["batch", BASELINE, *SMALL, "--reps", "2", "--executor", "serial"]
 CALIBRATION_REPORT = {"fit.csv", "fit.png", "posterior.csv", "evaluations.csv", "calibration.json"}
 

@@ -12,7 +12,7 @@ from conftest import BASELINE, SCENARIOS
 from povsim.cli import main
 
 FAST = ["--scale", "20000", "--end-year", "2016", "--reps", "2", "--executor", "serial", "-q"]
-RUN_FILES = ("results.csv", "counties.csv", "manifest.json", "poverty_trajectory.png")
+RUN_FILES = ("results.csv", "counties.csv", "limits.csv", "manifest.json", "poverty_trajectory.png")
 COMPARISON_FILES = (
     "runs.parquet",
     "runs.csv",

@@ -1,7 +1,7 @@
 """The ``povsim`` command line.
 
     povsim run [SCENARIO] [--seed N] [--scale S] [--poor-area-scale F] [--end-year Y] [--set key.path=value ...]
-               [--out DIR]
+               [--against [BASELINE]] [--out DIR]
     povsim params [PATTERN]
 
 Every command ends an error with one line naming the path or key and the problem, and an exit code:
@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from povsim.model import PovertyModel
     from povsim.scenario import Scenario
 
-RUN_OUTPUTS = ("results.csv", "counties.csv", "manifest.json", "poverty_trajectory.png")
+RUN_OUTPUTS = ("results.csv", "counties.csv", "limits.csv", "manifest.json", "poverty_trajectory.png")
 """The files of a ``povsim run`` folder: an existing folder holding only these may be replaced."""
+AGAINST_OUTPUTS = ("difference.csv", "baseline_results.csv", "difference.png")
+"""The files ``povsim run --against`` adds to the folder."""
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -51,12 +53,14 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.set:
         scenario = scenario.with_overrides(parse_set(args.set), origin="--set")
+    baseline = _against(scenario, args.against) if args.against else None
     out_dir, option = (Path(args.out), "--out") if args.out else (output_folder(scenario), "output folder")
-    check_out_folder(out_dir, option, replaceable=RUN_OUTPUTS)
+    check_out_folder(out_dir, option, replaceable=RUN_OUTPUTS + AGAINST_OUTPUTS)
     # the folder is built before the run (one that cannot be made fails now, not after it) and swapped in whole
     with replacing_folder(out_dir) as built:
         model, wall = _simulate(scenario, args.quiet)
-        paths = write_outputs(model, built, wall, command=["povsim", *sys.argv[1:]])
+        base_model = _simulate(baseline, args.quiet)[0] if baseline is not None else None
+        paths = write_outputs(model, built, wall, command=["povsim", *sys.argv[1:]], against=base_model)
     paths = dict(zip(paths, final_paths(paths.values(), built, out_dir), strict=True))
     if not args.quiet:
         print(
@@ -65,14 +69,56 @@ def _run(args: argparse.Namespace) -> int:
         )
         print("People are national totals; 'survey' is the NBS headcount (observed to 2017).")
         results = model.results()
-        print(summary_table(results))
-        print()
-        print(exit_mix_table(results))
-        print()
-        print(limits_table(results))
+        if base_model is None:
+            print(summary_table(results))
+            print()
+            print(exit_mix_table(results))
+            print()
+            print(limits_table(results))
+        else:
+            _print_against(model, base_model)
         for path in paths.values():
             print(f"wrote {path}")
     return 0
+
+
+def _against(whatif: Scenario, against: str) -> Scenario:
+    """The baseline of ``--against``: its scenario file with the what-if's run settings (seed,
+    sampling, end year), so that the pair shares its random numbers and differs in policy only."""
+    from povsim.model import resolve_scenario
+
+    baseline = resolve_scenario(against)
+    run = whatif.run
+    return baseline.model_copy(update={"run": run})
+
+
+def _print_against(model: PovertyModel, base: PovertyModel) -> None:
+    import pandas as pd
+
+    from povsim.whatif import (
+        channel_table,
+        channel_text,
+        difference_table,
+        limits,
+        limits_text,
+        pair_names,
+        paired_difference,
+    )
+
+    names = pair_names(model, base)
+    results, base_results = model.results(), base.results()
+    diff = paired_difference(results, base_results)
+    years = sorted(results["year"].unique())
+    print(
+        f"Against {base.scenario.name} ({base.scenario.path}): same seed {model.scenario.run.seed} and sampling, "
+        "common random numbers; every difference below is the policy's."
+    )
+    print(difference_table(diff, names))
+    print()
+    print(channel_text(channel_table(diff, names), years[1], years[-1]))
+    print()
+    table = pd.concat([limits(results, names[0]), limits(base_results, names[1])], ignore_index=True)
+    print(limits_text(table, names))
 
 
 def _simulate(scenario: Scenario, quiet: bool) -> tuple[PovertyModel, float]:
@@ -155,6 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY.PATH=VALUE",
         help="override a parameter or run setting, e.g. economy.growth.farm=0.04 (repeatable)",
     )
+    run.add_argument(
+        "--against",
+        nargs="?",
+        const=str(DEFAULT_SCENARIO),
+        metavar="BASELINE",
+        help=f"also run BASELINE (default {DEFAULT_SCENARIO}) with this run's seed, sampling and end year (common "
+        "random numbers; --set applies to SCENARIO only) and print and write the paired difference by year and "
+        "channel and what limited each channel: difference.csv, limits.csv, baseline_results.csv, difference.png",
+    )
     run.add_argument("--out", help="output folder (default: results/<scenario name>/)")
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing, show no progress")
     run.set_defaults(func=_run)
@@ -218,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # the output was piped into a reader that stopped (povsim run | head)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     except KeyboardInterrupt:
         if args.debug:
             raise

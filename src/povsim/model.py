@@ -24,6 +24,7 @@ from povsim.money import BUDGETED_CHANNELS, county_budgets
 from povsim.parameters import REGIONS
 from povsim.population import START_YEAR, build_population, fit_initial_incomes, poverty_line
 from povsim.programs import CHANNELS, PROGRAMMES, ChannelLedger, Programme
+from povsim.programs.base import LIMITS, binding_limit
 from povsim.registry import Registry, RegistryFlows
 from povsim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from povsim.streams import RandomStreams
@@ -395,6 +396,7 @@ class PovertyModel(mesa.Model):
             self._add_regions("capacity_households", channel, ledger.capacity[c], integer=True)
             self._add_regions("enrolled_households", channel, ledger.enrolled[c], integer=True)
             self._add_ratio("cost_per_exit_yuan", channel, ledger.spending[c], exits[c])
+            self._add_limits(channel, ledger.eligible[c], ledger.capacity[c], ledger.enrolled[c])
         self._add_regions("spending_yuan", "all", ledger.spending.sum(axis=0))
         self._add_regions("funds_yuan", "all", ledger.funds.sum(axis=0))
         self._add_regions("unspent_yuan", "all", unspent.sum(axis=0))
@@ -419,6 +421,18 @@ class PovertyModel(mesa.Model):
         for r, region in enumerate(REGIONS):
             self._add_row("results", region, measure, values[r], channel, year)
         self._add_row("results", "national", measure, sum(values), channel, year)
+
+    def _add_limits(self, channel: str, eligible: np.ndarray, capacity: np.ndarray, enrolled: np.ndarray) -> None:
+        """Rows ``limited_by_budget``, ``limited_by_capacity``, ``limited_by_eligibility``: 1 for the
+        limit that bound the channel's new enrolments (:func:`binding_limit`, on the whole households
+        reported), 0 for the others, by region and nationally; no rows where no household was eligible."""
+        counts = np.array([[round(v) for v in a] for a in (eligible, capacity, enrolled)], np.float64)
+        by_region = binding_limit(*counts)
+        national = binding_limit(*counts.sum(axis=1))
+        for region, code in (*zip(REGIONS, by_region, strict=True), ("national", national)):
+            if code >= 0:
+                for k, limit in enumerate(LIMITS):
+                    self._add_row("results", region, f"limited_by_{limit}", float(code == k), channel)
 
     def _add_ratio(
         self, measure: str, channel: str, numerator: np.ndarray, denominator: np.ndarray, year: int | None = None

@@ -36,6 +36,38 @@ from povsim.errors import PovsimInputError, os_error
 REGIONS: tuple[str, ...] = ("east", "central", "west")
 """NBS regions, in the order used for region codes 0, 1, 2."""
 
+LAST_YEAR = 2025
+"""The last year a run can simulate (``run.end_year`` is at most this): a dated override sets a
+series by year from its year to this one."""
+
+FIRST_DATED_YEAR = 2014
+"""The earliest year of a dated override (``KEY@YEAR``): the first simulated year."""
+
+
+def split_dated(path: str, where: str = "") -> tuple[str, int | None]:
+    """Split a dated override key ``budget.central_special_funds@2018`` into the parameter path
+    and the year it applies from; an undated key has year None.
+
+    Raises:
+        PovsimInputError: the text after ``@`` is not a year from :data:`FIRST_DATED_YEAR` to
+            :data:`LAST_YEAR`.
+    """
+    head, at, year = path.partition("@")
+    if not at:
+        return path, None
+    prefix = f"{where}: " if where else ""
+    if not year.strip().isdigit() or not FIRST_DATED_YEAR <= int(year) <= LAST_YEAR:
+        raise PovsimInputError(
+            f"{prefix}{path}: a dated override is KEY@YEAR with YEAR from {FIRST_DATED_YEAR} to {LAST_YEAR}, "
+            f"got {year!r}"
+        )
+    return head.strip(), int(year)
+
+
+def is_series_by_year(value: Any) -> bool:
+    """Whether a parameter value is a table keyed by year (``{"2016" = .., "2017" = ..}``)."""
+    return isinstance(value, dict) and bool(value) and all(str(k).isdigit() for k in value)
+
 
 class Parameter(BaseModel):
     """One parameter: its value and where the value came from."""
@@ -197,7 +229,15 @@ class ParameterSet:
             PovsimInputError: naming ``origin``, the key path and what is allowed.
         """
         params = dict(self._parameters)
-        for path, new in overrides.items():
+        # undated overrides first, then the dated ones year by year, so that a later year wins from its year on
+        dated = {path: split_dated(path, origin) for path in overrides}
+        order = sorted(overrides, key=lambda path: (dated[path][1] is not None, dated[path][1] or 0))
+        for path in order:
+            new = overrides[path]
+            ppath, year = dated[path]
+            if year is not None:
+                params[ppath] = self._dated(params, ppath, year, new, f"{origin}: {path}")
+                continue
             try:
                 ppath, key = self.resolve_path(path)
             except PovsimInputError as exc:
@@ -210,6 +250,41 @@ class ParameterSet:
         if overrides:
             check_consistency(out, origin, overrides)
         return out
+
+    def series_paths(self) -> list[str]:
+        """The parameters whose value is a series by year: those a dated override can change."""
+        return [path for path, p in self._parameters.items() if is_series_by_year(p.value)]
+
+    def _dated(self, params: Mapping[str, Parameter], path: str, year: int, new: Any, where: str) -> Parameter:
+        """The parameter at ``path`` with its series by year set to ``new`` from ``year`` to
+        :data:`LAST_YEAR` (the years before keep their values), as a reform "from 2018 on".
+
+        Raises:
+            PovsimInputError: ``path`` is not a series by year (the message lists those that are),
+                or ``new`` is not a number of the series' type within its bounds.
+        """
+        if path not in params:
+            raise PovsimInputError(f"{where}: unknown key {path!r}{self._suggest(path)}")
+        p = params[path]
+        if not is_series_by_year(p.value):
+            raise PovsimInputError(
+                f"{where}: {path} is not a series by year; a dated override KEY@YEAR applies to "
+                f"{', '.join(self.series_paths())}"
+            )
+        if isinstance(new, dict | list):
+            raise PovsimInputError(
+                f"{where}: a dated override takes one value for every year from {year} on, got {new!r}"
+            )
+        earlier = {k: v for k, v in p.value.items() if int(k) < year}
+        sample = next(iter(p.value.values()))
+        value = _coerce_scalar(
+            float(sample) if isinstance(sample, int) and isinstance(new, float) else sample, new, where
+        )
+        series = {**earlier, **{str(y): value for y in range(year, LAST_YEAR + 1)}}
+        if p.bounds is not None and not p.bounds[0] <= float(value) <= p.bounds[1]:
+            lo, hi = p.bounds
+            raise PovsimInputError(f"{where}: value {value:g} is outside the allowed range [{lo:g}, {hi:g}] ({p.unit})")
+        return p.model_copy(update={"value": series})
 
 
 MAX_HOUSEHOLD_SIZE = 8

@@ -21,6 +21,7 @@ from povsim.io import write_bytes, write_csv, write_json
 from povsim.model import PovertyModel
 from povsim.observed import FORECAST_ORIGIN, REGISTERED_POOR_PEOPLE, SURVEY_POOR_PEOPLE, TARGET_2020_POOR_PEOPLE
 from povsim.parameters import read_calibrated
+from povsim.programs.base import LIMITS, binding_limit
 
 SUMMARY_MEASURES = {
     "poverty_line": ("line", 1.0, "{:,.0f}"),
@@ -29,6 +30,7 @@ SUMMARY_MEASURES = {
     "registered_poor_people": ("registered (M)", 1e6, "{:.2f}"),
     "exits_people": ("exits (M)", 1e6, "{:.2f}"),
     "entries_people": ("entries (M)", 1e6, "{:.2f}"),
+    "removed_people": ("removed (M)", 1e6, "{:.2f}"),
     "relapse_people": ("relapse (M)", 1e6, "{:.2f}"),
 }
 
@@ -41,7 +43,8 @@ def national(results: pd.DataFrame) -> pd.DataFrame:
 
 def summary_table(results: pd.DataFrame) -> str:
     """A readable year-by-year table of the main national measures, with the survey
-    headcount beside the simulated one up to the forecast origin."""
+    headcount beside the simulated one up to the forecast origin, and the registry identity the
+    columns obey (registered = last year's − exits − removed + entries)."""
     nat = national(results)
     cols = {}
     for measure, (label, unit, fmt) in SUMMARY_MEASURES.items():
@@ -50,22 +53,28 @@ def summary_table(results: pd.DataFrame) -> str:
     survey = [f"{SURVEY_POOR_PEOPLE[y] / 1e6:.2f}" if y in SURVEY_POOR_PEOPLE else "" for y in nat.index]
     table = pd.DataFrame(cols, index=nat.index)
     table.insert(2, "survey (M)", survey)
-    return table.to_string()
+    return (
+        table.to_string() + "\n(registered = last year's registered − exits − removed + entries; removed: the wrongly "
+        "identified households the 2015–16 re-check dropped)"
+    )
 
 
-PLAN_BATCHES = {
-    # the plan's five batches (五个一批), million people ([cheng-2017] ch. 4 §1(5), §3(2))
-    "industry": ("industry", 30.0),
-    "employment": ("employment (labour export)", 10.0),
-    "relocation": ("relocation + ecology", 10.0),
-    "ecology": ("relocation + ecology", 10.0),
-    "floor": ("floor (兜底)", 20.0),
-    "education": ("education (training → labour export)", None),
-}
+PLAN_BATCHES: tuple[tuple[str, tuple[str, ...], float | None], ...] = (
+    # the plan's five batches (五个一批): label, the model's channels, million people ([cheng-2017] ch. 4 §1(5), §3(2))
+    ("industry", ("industry",), 30.0),
+    ("employment (labour export)", ("employment",), 10.0),
+    ("relocation + ecology", ("relocation", "ecology"), 10.0),
+    ("floor (兜底)", ("floor",), 20.0),
+    ("education (training → labour export)", ("education",), None),
+)
+PLAN_TOTAL = 70.0
+"""Million people the five batches were to lift out ([cheng-2017] ch. 4 §1(5))."""
 
 
 def exit_mix_table(results: pd.DataFrame) -> str:
-    """Cumulative exits by channel over the run beside the plan's five batches."""
+    """Cumulative exits by channel over the run beside the plan's five batches: each batch once,
+    on the row of its first channel, with the model's exits through its channels and the plan's
+    number (education has none: its training feeds the labour-export batch)."""
     ex = results[
         (results["region"] == "national") & (results["measure"] == "exits_people") & (results["channel"] != "all")
     ]
@@ -73,47 +82,44 @@ def exit_mix_table(results: pd.DataFrame) -> str:
         return ""
     by_channel = ex.groupby("channel")["value"].sum().sort_values(ascending=False)
     total = by_channel.sum()
+    batch_of = {c: batch for batch in PLAN_BATCHES for c in batch[1]}
+    shown: set[str] = set()
     rows = []
     for channel, value in by_channel.items():
-        plan = PLAN_BATCHES.get(channel)
-        plan_text = "" if plan is None or plan[1] is None else f"{plan[0]}: {plan[1]:.0f}M ({plan[1] / 70:.0%})"
-        if plan is not None and plan[1] is None:
-            plan_text = plan[0]
-        rows.append((channel, f"{value / 1e6:.2f}", f"{value / total:.0%}" if total else "", plan_text))
+        batch = batch_of.get(channel)
+        label = model = plan = ""
+        if batch is not None:
+            name, channels, millions = batch
+            if name in shown:
+                label = f"(in {name})"
+            else:
+                shown.add(name)
+                label = name
+                model = f"{sum(by_channel.get(c, 0.0) for c in channels) / 1e6:.2f}"
+                plan = "no number" if millions is None else f"{millions:.0f} ({millions / PLAN_TOTAL:.0%})"
+        rows.append((channel, f"{value / 1e6:.2f}", f"{value / total:.0%}" if total else "", label, model, plan))
     years = sorted(ex["year"].unique())
-    table = pd.DataFrame(rows, columns=["channel", "exits (M)", "share", "plan's five batches (of ~70M)"])
+    columns = ["channel", "exits (M)", "share", "plan's batch (五个一批)", "batch: model (M)", "plan (M, of ~70)"]
+    table = pd.DataFrame(rows, columns=columns)
     return f"Exits by channel {years[0]}–{years[-1]}:\n" + table.to_string(index=False)
 
 
-LIMITS = ("budget", "capacity", "eligibility")
-"""What can limit a channel's new enrolments in a year, in the order they are checked."""
-
-
 def binding_limits(results: pd.DataFrame, region: str = "national") -> pd.DataFrame:
-    """Which limit bound each channel's new enrolments, by year (a year × channel table).
-
-    From ``eligible_households`` ≥ ``capacity_households`` ≥ ``enrolled_households``:
-
-    * ``budget`` — the money ran out before every household the capacity admitted was enrolled
-      (more money would enrol more);
-    * ``capacity`` — the channel's places (a yearly schedule or cap) admitted fewer than were
-      eligible, and the money reached all of those admitted;
-    * ``eligibility`` — every eligible household was enrolled: more money or places would add no one,
-      and what is left is reported as ``unspent_yuan`` (carried over, ``budget.carry_over``).
-
-    Empty where no household was eligible (e.g. relocation outside its plan years).
-    """
+    """Which limit bound each channel's new enrolments, by year (a year × channel table of
+    ``budget``, ``capacity``, ``eligibility``; empty where no household was eligible, e.g.
+    relocation outside its plan years): :func:`povsim.programs.base.binding_limit` applied to the
+    ``eligible_households``, ``capacity_households`` and ``enrolled_households`` of ``results`` (the
+    same classification as the ``limited_by_*`` measures)."""
     rows = results[(results["region"] == region) & (results["channel"] != "all")]
     tables = {
         m: rows[rows["measure"] == f"{m}_households"].pivot(index="year", columns="channel", values="value")
         for m in ("eligible", "capacity", "enrolled")
     }
-    eligible, capacity, enrolled = tables["eligible"], tables["capacity"], tables["enrolled"]
-    out = pd.DataFrame("", index=eligible.index, columns=eligible.columns)
-    out = out.mask(eligible > 0, "eligibility")
-    out = out.mask((eligible > 0) & (capacity < eligible), "capacity")
-    out = out.mask((eligible > 0) & (enrolled < capacity), "budget")
-    return out
+    eligible = tables["eligible"]
+    capacity, enrolled = (tables[m].reindex_like(eligible) for m in ("capacity", "enrolled"))
+    code = binding_limit(eligible.to_numpy(), capacity.to_numpy(), enrolled.to_numpy())
+    names = np.array(["", *LIMITS], dtype=object)[code + 1]
+    return pd.DataFrame(names, index=eligible.index, columns=eligible.columns)
 
 
 def limits_table(results: pd.DataFrame) -> str:
@@ -156,7 +162,7 @@ def trajectory_figure(results: pd.DataFrame, title: str) -> bytes:
         ms=7,
         label="registry stock (2014, 2015)",
     )
-    ax.plot([2020], [TARGET_2020_POOR_PEOPLE], "r*", ms=14, label="2020 target: no rural poor")
+    ax.plot([2020], [TARGET_2020_POOR_PEOPLE], "r*", ms=14, clip_on=False, zorder=5, label="2020 target: no rural poor")
     ax.axvline(FORECAST_ORIGIN + 0.5, color="grey", lw=0.8, ls=":")
     ax.text(FORECAST_ORIGIN + 0.55, 1.0, "forecast →", color="grey", va="bottom", fontsize=8)
     ax.set_xlabel("year (end)")
@@ -178,10 +184,16 @@ def png_bytes(fig: plt.Figure) -> bytes:
     return buf.getvalue()
 
 
-def manifest(model: PovertyModel, wall_seconds: float, command: list[str] | None = None) -> dict[str, Any]:
-    """What produced a run: scenario, resolved parameters, seed, scale, versions, wall time."""
+def manifest(
+    model: PovertyModel,
+    wall_seconds: float,
+    command: list[str] | None = None,
+    against: PovertyModel | None = None,
+) -> dict[str, Any]:
+    """What produced a run: scenario, resolved parameters, seed, scale, versions, wall time; with
+    ``against``, the baseline it was paired with (its scenario, file and overrides)."""
     sc = model.scenario
-    return {
+    record = {
         "scenario": sc.name,
         "scenario_file": sc.path,
         "description": sc.description,
@@ -201,23 +213,53 @@ def manifest(model: PovertyModel, wall_seconds: float, command: list[str] | None
         "wall_time_seconds": round(wall_seconds, 3),
         "command": command,
     }
+    if against is not None:
+        base = against.scenario
+        record["against"] = {
+            "scenario": base.name,
+            "scenario_file": base.path,
+            "overrides": base.overrides,
+            "note": "run with this run's seed, sampling and end year (common random numbers)",
+        }
+    return record
 
 
 def write_outputs(
-    model: PovertyModel, out_dir: str | Path, wall_seconds: float, command: list[str] | None = None
+    model: PovertyModel,
+    out_dir: str | Path,
+    wall_seconds: float,
+    command: list[str] | None = None,
+    against: PovertyModel | None = None,
 ) -> dict[str, Path]:
-    """Write ``results.csv``, ``counties.csv`` (one row per county and year), ``manifest.json``
-    and ``poverty_trajectory.png``, each atomically."""
+    """Write ``results.csv``, ``counties.csv`` (one row per county and year), ``limits.csv`` (what
+    limited each channel, :func:`povsim.whatif.limits`), ``manifest.json`` and
+    ``poverty_trajectory.png``, each atomically; with ``against`` (the baseline run of a what-if)
+    also ``baseline_results.csv``, ``difference.csv`` (:func:`povsim.whatif.paired_difference`),
+    both runs in ``limits.csv``, and ``difference.png``."""
+    from povsim.whatif import difference_figure, limits, pair_names, paired_difference
+
     out = Path(out_dir)
     results = model.results()
-    png = trajectory_figure(
-        results,
-        f"povsim — {model.scenario.name} (seed {model.scenario.run.seed}, sampling {model.scenario.run.sampling})",
-    )
+    sc = model.scenario
+    png = trajectory_figure(results, f"povsim — {sc.name} (seed {sc.run.seed}, sampling {sc.run.sampling})")
     paths = {
         "results": write_csv(results, out / "results.csv"),
         "counties": write_csv(model.governance.table(), out / "counties.csv"),
         "figure": write_bytes(png, out / "poverty_trajectory.png"),
     }
-    paths["manifest"] = write_json(manifest(model, wall_seconds, command), out / "manifest.json")
+    if against is None:
+        paths["limits"] = write_csv(limits(results, sc.name), out / "limits.csv")
+    else:
+        names = pair_names(model, against)
+        base_results = against.results()
+        diff = paired_difference(results, base_results)
+        table = pd.concat([limits(results, names[0]), limits(base_results, names[1])], ignore_index=True)
+        paths["baseline_results"] = write_csv(base_results, out / "baseline_results.csv")
+        paths["difference"] = write_csv(diff, out / "difference.csv")
+        paths["limits"] = write_csv(table, out / "limits.csv")
+        subtitle = f"seed {sc.run.seed}, sampling {sc.run.sampling}, common random numbers"
+        paths["difference_figure"] = write_bytes(
+            difference_figure(diff, table, names, subtitle), out / "difference.png"
+        )
+    paths["manifest"] = write_json(manifest(model, wall_seconds, command, against), out / "manifest.json")
     return paths

@@ -4,8 +4,8 @@ A scenario is a TOML file in ``scenarios/``::
 
     name = "baseline"
     description = "..."
-    extends = "baseline.toml"      # optional: start from another scenario (beside this file,
-                                   # else in scenarios/)
+    extends = "baseline"           # optional: start from another scenario (a path relative to
+                                   # this file, else a shipped one in scenarios/; .toml optional)
 
     [run]
     end_year = 2020                # last simulated year (2015–2025)
@@ -17,6 +17,9 @@ A scenario is a TOML file in ``scenarios/``::
     "economy.growth.farm" = 0.04
     [params.population.causes]
     illness = { east = 0.6 }       # a table replaces only the keys it gives
+    [params.budget]
+    "central_special_funds@2018" = 100e9   # a dated reform: this value from 2018 on (a series by
+                                           # year only; earlier years keep theirs)
 
 Bad input (unknown key, wrong type, value out of range, shares not summing to 1, a cycle in
 ``extends``, a missing or malformed file) raises :class:`PovsimInputError` naming the file
@@ -37,11 +40,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from povsim.errors import PovsimInputError
 from povsim.io import read_text
-from povsim.parameters import ParameterSet
+from povsim.parameters import LAST_YEAR, ParameterSet
 
 START_YEAR = 2014
 """The initial state: the registry of 2014 (建档立卡)."""
-MAX_END_YEAR = 2025
+MAX_END_YEAR = LAST_YEAR
 
 SCENARIO_DIR = Path("scenarios")
 DEFAULT_SCENARIO = SCENARIO_DIR / "baseline.toml"
@@ -217,19 +220,23 @@ def flatten_overrides(table: Mapping[str, Any], params: ParameterSet, origin: st
 
 
 def _extended(path: Path, extends: str, origin: str) -> Path:
-    """The file a scenario's ``extends`` names: beside the scenario file, else among the shipped
-    scenarios (``scenarios/``), so that a what-if written anywhere can extend ``baseline.toml``.
+    """The file a scenario's ``extends`` names: a path relative to the scenario file, else a shipped
+    scenario (``scenarios/``); ``.toml`` may be left out, so ``extends = "baseline"`` works from a
+    what-if written anywhere.
 
     Raises:
         PovsimInputError: neither place holds the file (both are named), or it is a folder.
     """
-    places = [path.parent / extends]
-    if not Path(extends).is_absolute() and (SCENARIO_DIR / extends).resolve() != places[0].resolve():
-        places.append(SCENARIO_DIR / extends)
+    names = [extends] if not extends or Path(extends).suffix == ".toml" else [extends, extends + ".toml"]
+    places: list[Path] = []
+    for name in names:
+        places.append(path.parent / name)
+        if not Path(name).is_absolute() and (SCENARIO_DIR / name).resolve() != places[-1].resolve():
+            places.append(SCENARIO_DIR / name)
     for target in places:
         if extends and target.is_file():
             return target
-    if extends and places[0].is_dir():
+    if extends and places[0].is_dir() and len(names) == 1:
         raise PovsimInputError(f"{origin}: extends: {extends!r} ({places[0]}): is a folder, not a scenario file")
     where = " or ".join(str(p) for p in places)
     raise PovsimInputError(f"{origin}: extends: {extends!r}: no such scenario file ({where})")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from povsim.errors import PovsimInputError
 
 if TYPE_CHECKING:
+    from povsim.calibration.fit import Calibration
     from povsim.scenario import RunSettings, Scenario
 
 CALIBRATION_OUTPUTS = ("fit.csv", "fit.png", "posterior.csv", "evaluations.csv", "calibration.json")
@@ -52,6 +53,9 @@ BACKTEST_OUTPUTS = ("backtest.csv", "summary.csv", "backtest.png", "calibration"
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``calibrate``, ``forecast``, ``backtest`` and ``sensitivity`` on the ``povsim`` parser."""
+    from povsim.calibration.settings import QUICK, REFINE
+    from povsim.costs import COSTS, check_cost
+
     cal = sub.add_parser(
         "calibrate",
         help="fit the uncertain parameters to the 2014–2017 targets and write them for the baseline",
@@ -63,17 +67,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     _scenario_arg(cal)
     mode = cal.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="a small fit for a smoke test (about a minute)")
+    mode.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a small fit for a smoke test ({COSTS['calibrate --quick'].text()} measured; the full fit: "
+        f"{COSTS['calibrate'].text()})",
+    )
     mode.add_argument(
         "--check",
         action="store_true",
         help="fit nothing: re-run the calibration in --params-file (default: the package's) against every target "
-        "and write its report (120 runs, under a minute; default --out results/calibration/check/)",
+        f"and write its report ({check_cost().text()} measured; default --out results/calibration/check/)",
     )
     mode.add_argument(
         "--refine",
         action="store_true",
-        help="re-fit from the calibration in --params-file (default: the package's) with 16 seeds per point",
+        help=f"re-fit from the calibration in --params-file (default: the package's) with {REFINE.seeds} seeds per "
+        f"point ({COSTS['calibrate --refine'].text()} measured)",
     )
     cal.add_argument(
         "--fit",
@@ -93,7 +103,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "forecast",
         help="forecast 2018–2020 with 90%% intervals beside naive linear and log-linear trends",
         description="Run --reps replications to 2020, each with a posterior parameter draw from the calibration and "
-        "its own seed; print and write the forecast by year and region with 90%% intervals, beside two naive "
+        "its own seed; print and write the forecast by year and region with 90% intervals, beside two naive "
         "trends fitted to the 2014–2017 survey headcounts.",
     )
     _scenario_arg(fc)
@@ -116,8 +126,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument(
         "--quick",
         action="store_true",
-        help="a small fit for a smoke test (240 runs, about a minute; the default, the full calibration, took "
-        "3,624 runs in 19 min from 2015 and 4,808 runs in 22 min from 2016 on two cores, each beside another job)",
+        help=f"a small fit for a smoke test (the quick calibration, {QUICK.seeds} seeds per point); the default, the "
+        f"full calibration, took {COSTS['backtest --origin 2015'].text()} from 2015 and "
+        f"{COSTS['backtest --origin 2016'].text()} from 2016 on two cores, each beside another job",
     )
     _common(bt, "results/backtest/origin_<YEAR>")
     bt.set_defaults(func=_backtest)
@@ -342,7 +353,9 @@ def _check_calibration(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_fit(cal) -> None:
+def _print_fit(cal: Calibration) -> None:
+    from povsim.calibration.settings import CHECK_REPS
+
     r = cal.report
     print(
         f"\n{'target':<38}{'observed':>10}{'documented':>12}{'calibrated':>12}{'error':>8}  "
@@ -361,7 +374,8 @@ def _print_fit(cal) -> None:
             f"{row.calibrated_rel_error:>8.1%}  {row.acceptance:<26}{verdict:<8}"
             f"[{fmt(row.posterior_p05)}, {fmt(row.posterior_p95)}]{kind}"
         )
-    print("(people in millions; means over the 10 seeds of `povsim batch --reps 10`)")
+    fit = "" if cal.settings.mode == "check" else f"; the fit used {cal.settings.seeds} other seeds per point"
+    print(f"(people in millions; means over the {CHECK_REPS} check seeds of `povsim batch --reps {CHECK_REPS}`{fit})")
     print(f"\n{'parameter':<46}{'documented':>12}{'calibrated':>12}{'posterior sd':>14}")
     for p in cal.space.paths:
         print(f"{p:<46}{cal.prior[p]:>12.4g}{cal.values[p]:>12.4g}{cal.posterior_sd[p]:>14.3g}")
@@ -485,6 +499,7 @@ def _forecast(args: argparse.Namespace) -> int:
 def _sensitivity(args: argparse.Namespace) -> int:
     from povsim.calibration.evaluate import Evaluator
     from povsim.calibration.sensitivity import (
+        check_size,
         figure,
         identifiability,
         run_count,
@@ -505,6 +520,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
     if not first <= args.end_year <= 2025:
         raise PovsimInputError(f"--end-year {args.end_year}: the {args.outcomes} outcomes need {first}–2025")
     n = args.n if args.n is not None else (10 if args.method == "morris" else 64)
+    check_size(args.method, n)  # before the design is announced
     space = sensitivity_space(ParameterSet.defaults(), args.vary)
     scenario = resolve_scenario(args.scenario)
     say = _say(args)

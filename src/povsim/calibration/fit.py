@@ -42,6 +42,7 @@ from scipy.stats import qmc
 
 from povsim import __version__
 from povsim.calibration.evaluate import Evaluator, interval
+from povsim.calibration.settings import CHECK_REPS, QUICK, Settings
 from povsim.calibration.space import Space
 from povsim.calibration.targets import Target, default_targets
 from povsim.errors import PovsimInputError
@@ -91,40 +92,11 @@ PRIOR_SD = 0.3
 STEP = 0.05
 """Finite-difference step of the Jacobian, as a share of each range."""
 
-CHECK_REPS = 10
-"""Seeds the calibrated point is checked with (those of ``povsim batch --reps 10``)."""
-
 FIT_SEED_OFFSET = 1000
 """Fitting seeds are replications 1000, 1001, … of the scenario's seed: never the check seeds."""
 
 REFINE_SEED_OFFSET = 1500
 """A refinement (``--refine``) fits with replications 1500, 1501, …: other seeds than the full fit's."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How much work a calibration does."""
-
-    mode: str
-    seeds: int
-    """Common-random-number seeds per parameter point."""
-    lhs: int
-    """Latin-hypercube points evaluated to choose the start (0: start from the documented values)."""
-    max_nfev: int
-    """Least-squares iterations (residual evaluations)."""
-    draws: int
-    """Posterior parameter draws, each run with its own seed."""
-    refine: bool = False
-    """Start from the calibration in the parameter file (its values of the fitted parameters)
-    instead of the documented values and a hypercube: a second pass with more seeds."""
-
-
-QUICK = Settings("quick", seeds=2, lhs=0, max_nfev=5, draws=20)
-FULL = Settings("full", seeds=8, lhs=96, max_nfev=25, draws=100)
-REFINE = Settings("refine", seeds=16, lhs=0, max_nfev=12, draws=100, refine=True)
-"""A full calibration's optimum is found with 8 seeds per point, and a count target (county exits,
-whose seed-to-seed spread is ~8 counties) can be fitted to those seeds' noise; ``--refine``
-re-fits from it with 16 other seeds."""
 
 
 @dataclass

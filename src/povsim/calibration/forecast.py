@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from povsim.calibration.evaluate import Evaluator, interval
+from povsim.experiments.compare import MIN_BAND_RUNS
 from povsim.experiments.spec import rep_seed
 from povsim.observed import FORECAST_ORIGIN, SURVEY_POOR_PEOPLE, TARGET_2020_POOR_PEOPLE
 from povsim.parameters import REGIONS, read_calibrated
@@ -204,7 +205,7 @@ def run_forecast(
     return Forecast(
         table=pd.DataFrame(rows),
         runs=runs,
-        parameter_draws=len(points) if points != [{}] else 0,
+        parameter_draws=min(reps, len(points)) if points != [{}] else 0,  # the distinct draws the runs used
         notes=notes,
         decomposition=decomposition(runs),
     )
@@ -244,7 +245,7 @@ def forecast_figure(fc: Forecast) -> bytes:
         if region == "national":
             obs = t.observed.dropna()
             ax.plot(obs.index, obs / 1e6, "k^", ms=7, label="NBS survey (to 2017)")
-            ax.plot([HORIZON], [TARGET_2020_POOR_PEOPLE], "r*", ms=14, label="2020 target")
+            ax.plot([HORIZON], [TARGET_2020_POOR_PEOPLE], "r*", ms=14, clip_on=False, zorder=5, label="2020 target")
         ax.axvline(FORECAST_ORIGIN + 0.5, color="grey", lw=0.8, ls=":")
         ax.set_title(
             f"{region}: rural poor people" + (" (naive: national trend × 2014 share)" if region != "national" else ""),
@@ -256,8 +257,17 @@ def forecast_figure(fc: Forecast) -> bytes:
         ax.grid(alpha=0.3)
         if region == "national":
             ax.legend(fontsize=7)
-    draws = f"{fc.parameter_draws} posterior draws" if fc.parameter_draws else "no parameter uncertainty"
-    fig.suptitle(f"Forecast from the end of {FORECAST_ORIGIN}: {len(fc.runs)} runs ({draws} × own seeds)", fontsize=11)
+    n = len(fc.runs)
+    if fc.parameter_draws == n:
+        how = "each a posterior parameter draw with its own seed"
+    elif fc.parameter_draws:
+        how = f"{fc.parameter_draws} posterior parameter draws, each run with its own seed"
+    else:
+        how = "own seeds, no parameter uncertainty"
+    caveat = (
+        "" if n >= MIN_BAND_RUNS else f"; fewer than {MIN_BAND_RUNS}: the band is about their range, not a 90% interval"
+    )
+    fig.suptitle(f"Forecast from the end of {FORECAST_ORIGIN}: {n} runs ({how}){caveat}", fontsize=11)
     fig.tight_layout()
     return png_bytes(fig)
 

@@ -143,10 +143,23 @@ def sample(space: Space, method: str, n: int, seed: int) -> np.ndarray:
     if method == "sobol":
         from SALib.sample import sobol as sobol_sample
 
-        if n & (n - 1):
-            raise PovsimInputError(f"--n {n}: Sobol sampling needs a power of two (e.g. 64, 128, 256)")
+        check_size(method, n)
         return sobol_sample.sample(problem, n, calc_second_order=False, seed=seed)
     raise PovsimInputError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
+
+
+def check_size(method: str, n: int) -> None:
+    """Check a design's size before anything runs.
+
+    Raises:
+        PovsimInputError: ``n`` below 2, a Sobol ``n`` that is not a power of two, or an unknown method.
+    """
+    if method not in METHODS:
+        raise PovsimInputError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
+    if n < 2:
+        raise PovsimInputError(f"--n {n}: at least 2 is needed")
+    if method == "sobol" and n & (n - 1):
+        raise PovsimInputError(f"--n {n}: Sobol sampling needs a power of two (e.g. 64, 128, 256)")
 
 
 def run_count(space: Space, method: str, n: int) -> int:
@@ -202,8 +215,7 @@ def run_sensitivity(
     Raises:
         PovsimInputError: an unknown method, a bad ``n``, or an outcome the runs do not report.
     """
-    if n < 2:
-        raise PovsimInputError(f"--n {n}: at least 2 is needed")
+    check_size(method, n)
     if outcomes is None:
         outcomes = default_outcomes(evaluator.end_year)
     labels = dict(outcomes) if isinstance(outcomes, Mapping) else {o: o for o in outcomes}

@@ -35,6 +35,24 @@ with warnings.catch_warnings():
 PLAY_DELAY_SECONDS = 0.5
 """Pause between years while playing, so each year can be seen."""
 TITLE = "povsim: targeted poverty alleviation in rural China, 2014–2020"
+
+
+def calibration_line() -> str:
+    """The subtitle: what the model is and whether the parameters every run reads are calibrated
+    (from the calibration file's record, ``povsim calibrate``)."""
+    from povsim.parameters import read_calibrated
+
+    meta = read_calibrated().get("meta") or {}
+    if meta:
+        state = (
+            f"calibrated to the 2014–2017 observations ({meta.get('mode', '')} fit of {meta.get('date', '?')}; "
+            "nothing after 2017), 2018 on a forecast"
+        )
+    else:
+        state = "not calibrated: documented parameter values (run povsim calibrate)"
+    return f"An agent-based model of the 2014 poverty registry and the near-poor; {state}. People are national totals."
+
+
 LEVERS = levers()
 
 
@@ -160,11 +178,7 @@ def Page() -> None:
     current = sim.value
     with solara.Column(style={"padding": "8px 20px"}, gap="4px"):
         Line(TITLE, style={"font-size": "1.35rem", "font-weight": "600"})
-        Line(
-            "An agent-based model of the 2014 poverty registry and the near-poor; not yet calibrated "
-            "(see the README). People are national totals.",
-            style=SMALL,
-        )
+        Line(calibration_line(), style=SMALL)
         with solara.Columns([1, 3], gutters_dense=True):
             with solara.Column(gap="12px"):
                 with solara.Card("Run", margin=0):

@@ -82,7 +82,15 @@ def poor_people_png(results: pd.DataFrame, end_year: int, baseline: pd.Series | 
     ax.plot(poor.index, poor / 1e6, "-o", color="C0", ms=5, lw=2, label="income-poor people (this run)")
     years = sorted(SURVEY_POOR_PEOPLE)
     ax.plot(years, [SURVEY_POOR_PEOPLE[y] / 1e6 for y in years], "k^", ms=7, label=f"NBS survey (to {FORECAST_ORIGIN})")
-    ax.plot([TARGET_YEAR], [TARGET_2020_POOR_PEOPLE / 1e6], "r*", ms=15, label="2020 target: no rural poor")
+    ax.plot(
+        [TARGET_YEAR],
+        [TARGET_2020_POOR_PEOPLE / 1e6],
+        "r*",
+        ms=15,
+        clip_on=False,
+        zorder=5,
+        label="2020 target: no rural poor",
+    )
     ax.axvline(FORECAST_ORIGIN + 0.5, color="grey", lw=0.8, ls=":")
     ax.text(FORECAST_ORIGIN + 0.55, 101, "forecast →", color="grey", va="top", fontsize=8)
     _year_axis(ax, FIRST_SURVEY_YEAR, end_year)

@@ -65,7 +65,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="summarise a batch or sweep folder: summary.csv and figures",
         description="Read DIR/runs.parquet (assembled from DIR/runs/ if missing) and write summary.csv "
-        "(mean and 5–95%% interval per scenario, year, region, measure and channel) and the figures "
+        "(mean and 5–95% interval per scenario, year, region, measure and channel) and the figures "
         "trajectories.png, exits_by_channel.png, relapse.png and frontier.png.",
     )
     compare.add_argument("dir", metavar="DIR", help="the --out folder of povsim batch or povsim sweep")

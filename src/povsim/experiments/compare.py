@@ -36,6 +36,7 @@ from povsim.experiments.store import SUMMARY_CSV, RunStore
 from povsim.io import atomic_write, write_csv
 from povsim.observed import FORECAST_ORIGIN, SURVEY_POOR_PEOPLE, TARGET_2020_POOR_PEOPLE
 from povsim.reporting import png_bytes
+from povsim.scenario import sampling_text
 
 TARGET_YEAR = 2020
 """The campaign's deadline: no rural poor under the current standard by the end of 2020."""
@@ -202,10 +203,11 @@ def _colors(n: int) -> list:
 
 
 def _legend(ax: plt.Axes, n: int) -> None:
-    if n > 6:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    """The legend beside the axes from four entries on (inside, it would cover a line or a point)."""
+    if n > 3:
+        ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     else:
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="best")
 
 
 _LINESTYLES = ("-", "--", ":", "-.")
@@ -230,8 +232,24 @@ def _styles(gs: Sequence[Group]) -> list[tuple[object, str, str]]:
     return [(c, "-", "o") for c in _colors(len(gs))]
 
 
+BASELINE_NAME = "baseline"
+"""The scenario drawn as the reference line: thick and beneath the others, so that a what-if
+which barely differs from it does not hide it."""
+
+MIN_BAND_RUNS = 10
+"""Fewer replications than this give no 5–95% interval worth the name: figures say so."""
+
+
+def band_caveat(reps: int) -> str:
+    """What a band over ``reps`` replications is, for a title: empty from :data:`MIN_BAND_RUNS` on."""
+    if reps >= MIN_BAND_RUNS:
+        return ""
+    return f"\n(fewer than {MIN_BAND_RUNS} replications: the band is about their range, not a 5–95% interval)"
+
+
 def _bands(ax: plt.Axes, runs: pd.DataFrame, gs: Sequence[Group], measure: str, unit: float) -> None:
-    for g, (color, ls, marker) in zip(gs, _styles(gs), strict=True):
+    reference = next((i for i, g in enumerate(gs) if g.scenario == BASELINE_NAME), None) if len(gs) > 1 else None
+    for i, (g, (color, ls, marker)) in enumerate(zip(gs, _styles(gs), strict=True)):
         table = _national(_select(runs, g), measure)
         if table.empty:
             continue
@@ -240,7 +258,18 @@ def _bands(ax: plt.Axes, runs: pd.DataFrame, gs: Sequence[Group], measure: str, 
         lo = table.quantile(0.05, axis=0).to_numpy() / unit
         hi = table.quantile(0.95, axis=0).to_numpy() / unit
         ax.fill_between(years, lo, hi, color=color, alpha=0.18, lw=0)
-        ax.plot(years, mean, ls=ls, marker=marker, ms=3.5, color=color, label=f"{g.label} (n={len(table)})")
+        lw, zorder = (4.0, 2.0) if i == reference else (1.5, 3.0)
+        ax.plot(
+            years,
+            mean,
+            ls=ls,
+            marker=marker,
+            ms=3.5 if i != reference else 5.5,
+            lw=lw,
+            zorder=zorder,
+            color=color,
+            label=f"{g.label} (n={len(table)})",
+        )
 
 
 def _note(ax: plt.Axes, text: str) -> None:
@@ -274,7 +303,15 @@ def trajectories_figure(runs: pd.DataFrame, title: str) -> bytes:
     ax.plot(years, [SURVEY_POOR_PEOPLE[y] / 1e6 for y in years], "k^", ms=7, label=f"NBS survey (to {FORECAST_ORIGIN})")
     last = int(runs["year"].max())
     if last >= TARGET_YEAR:
-        ax.plot([TARGET_YEAR], [TARGET_2020_POOR_PEOPLE], "r*", ms=14, label="2020 target: no rural poor")
+        ax.plot(
+            [TARGET_YEAR],
+            [TARGET_2020_POOR_PEOPLE],
+            "r*",
+            ms=14,
+            clip_on=False,
+            zorder=5,
+            label="2020 target: no rural poor",
+        )
     if last > FORECAST_ORIGIN:
         ax.axvline(FORECAST_ORIGIN + 0.5, color="grey", lw=0.8, ls=":")
         ax.text(
@@ -416,7 +453,9 @@ def frontier_figure(runs: pd.DataFrame, subtitle: str) -> tuple[bytes | None, st
             ms=6,
             capsize=4,
             color=colors[scenario],
-            label=scenario,
+            label=f"{scenario}, one point per {params[0]}"
+            if len(params) == 1
+            else f"{scenario}, one point per grid point",
         )
         for i, ((g, _, _), xv, yv) in enumerate(zip(pts, xs, ys, strict=True)):
             if len(g.point) == 1:
@@ -435,12 +474,7 @@ def frontier_figure(runs: pd.DataFrame, subtitle: str) -> tuple[bytes | None, st
     ax.margins(x=0.08)
     ax.grid(alpha=0.3)
     ax.set_title(title)
-    ax.legend(
-        fontsize=8,
-        loc="best",
-        title=f"points labelled by {params[0]}" if len(params) == 1 else None,
-        title_fontsize=8,
-    )
+    ax.legend(fontsize=8, loc="best")
     if note:
         _note(ax, note)
     fig.tight_layout()
@@ -498,10 +532,11 @@ def write_comparison(out_dir: str | Path, runs: pd.DataFrame | None = None) -> C
     reps = f"{n.min()}" if n.min() == n.max() else f"{n.min()}–{n.max()}"
     scale = ""
     manifest = store.read_manifest() or {}
-    scales = {s.get("scale") for s in manifest.get("scenarios", [])}
-    if len(scales) == 1 and None not in scales:
-        scale = f", 1 agent : {next(iter(scales)):g} households"
-    suffix = f"mean and 5–95% over {reps} replications{scale}"
+    designs = {(s.get("scale"), s.get("poor_area_scale") or s.get("scale")) for s in manifest.get("scenarios", [])}
+    if len(designs) == 1 and None not in next(iter(designs)):
+        uniform, poor_areas = next(iter(designs))
+        scale = f", sampling {sampling_text(uniform, min(poor_areas, uniform))}"
+    suffix = f"mean and 5–95% over {reps} replications{scale}{band_caveat(int(n.min()))}"
     bars = f"mean over {reps} replications{scale}"
 
     figures: dict[str, bytes | None] = {

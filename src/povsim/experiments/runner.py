@@ -143,7 +143,14 @@ def run_experiment(
                 "command": command,
                 "experiment": experiment.definition(),
                 "scenarios": [
-                    {"name": s.name, "file": s.file, "given": s.given, "scale": s.scale, "end_year": s.end_year}
+                    {
+                        "name": s.name,
+                        "file": s.file,
+                        "given": s.given,
+                        "scale": s.scale,
+                        "poor_area_scale": s.poor_area_scale,
+                        "end_year": s.end_year,
+                    }
                     for s in experiment.scenarios
                 ],
                 "grid": experiment.grid,

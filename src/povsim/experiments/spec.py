@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from povsim.errors import PovsimInputError
-from povsim.parameters import ParameterSet
+from povsim.parameters import ParameterSet, split_dated
 from povsim.scenario import RUN_KEYS, Scenario, load_scenario, parse_set
 
 CORE_COLUMNS = ["year", "region", "measure", "channel", "value"]
@@ -305,7 +305,10 @@ def _resolved_value(scenario: Scenario, path: str) -> Any:
     """The value a swept path takes in a resolved scenario, for the results column."""
     if path.startswith("run."):
         return getattr(scenario.run, path[4:])
-    ppath, key = scenario.params.resolve_path(path.removeprefix("params."))
+    dated, year = split_dated(path.removeprefix("params."))
+    if year is not None:  # a dated override: the value it sets from its year on
+        return scenario.params[dated][str(year)]
+    ppath, key = scenario.params.resolve_path(dated)
     value = scenario.params[ppath]
     return value[key] if key is not None else value
 

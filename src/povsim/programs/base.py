@@ -42,6 +42,28 @@ EXITED_RANK = 1e8
 registry, so that it ranks after every registered household (:meth:`Programme.registered_first`)."""
 
 
+LIMITS: tuple[str, ...] = ("budget", "capacity", "eligibility")
+"""What can limit a channel's new enrolments in a year; :func:`binding_limit` codes them 0, 1, 2."""
+
+
+def binding_limit(eligible: np.ndarray, capacity: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+    """Which limit bound a channel's new enrolments, from the households eligible ≥ admitted by its
+    capacity ≥ enrolled (arrays of any shape, e.g. channel × region): the index into :data:`LIMITS`,
+    −1 where no household was eligible.
+
+    * ``budget`` (0) — the money ran out before every household the capacity admitted was
+      enrolled: more money would enrol more;
+    * ``capacity`` (1) — the channel's places (a yearly schedule or cap) admitted fewer than were
+      eligible, and the money reached all of those admitted;
+    * ``eligibility`` (2) — every eligible household was enrolled: more money or places would add
+      no one, and what is left is unspent (carried over, ``budget.carry_over``).
+    """
+    eligible, capacity, enrolled = (np.asarray(a, np.float64) for a in (eligible, capacity, enrolled))
+    code = np.where(eligible > 0, 2, -1)
+    code = np.where((eligible > 0) & (capacity < eligible), 1, code)
+    return np.where((eligible > 0) & (enrolled < capacity), 0, code)
+
+
 class ChannelLedger:
     """This year's programme income and spending, by channel.
 
@@ -54,7 +76,7 @@ class ChannelLedger:
         eligible, capacity, enrolled: households offered a new enrolment this year, by region
             (channel × 3): those eligible, those of them the channel's capacity (places, a
             yearly schedule) admits, and those enrolled within the budget. Which of the three
-            limits binds is read from them (:func:`povsim.reporting.binding_limits`).
+            limits binds is read from them (:func:`binding_limit`).
 
     The yuan of this year's household income due to each channel (the basis of exit
     attribution) is kept sparse, as the (households, float32 gains) each channel recorded, and
