@@ -59,6 +59,26 @@ def _in_box(points: pd.DataFrame, box_rows: pd.DataFrame) -> np.ndarray:
     return inside
 
 
+def _check_boxes(points: pd.DataFrame, boxes: pd.DataFrame, printed: str) -> None:
+    """boxes.csv agrees with points.csv: each box's cases, coverage, density and mass recomputed from its
+    limits (box k counts the cases outside boxes 1..k-1), and the ``box`` column of the points."""
+    hit = points["of_interest"].to_numpy()
+    outside_earlier = np.ones(len(points), dtype=bool)
+    for number, rows in boxes.groupby("box"):
+        inside = _in_box(points, rows) & outside_earlier
+        first = rows.iloc[0]
+        assert first["cases"] == inside.sum()
+        assert first["cases_of_interest"] == (inside & hit).sum()
+        assert first["coverage"] == pytest.approx((inside & hit).sum() / hit.sum())
+        assert first["density"] == pytest.approx((inside & hit).sum() / inside.sum())
+        assert first["mass"] == pytest.approx(inside.sum() / len(points))
+        assert (points.loc[inside, "box"] == number).all()
+        assert f"box {number}: " in printed
+        assert f"coverage {first['coverage']:.2f}, density {first['density']:.2f}" in printed
+        outside_earlier &= ~inside
+    assert (points.loc[outside_earlier, "box"] == 0).all()
+
+
 @pytest.fixture(scope="module")
 def discovered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("discover") / "disc"
@@ -105,19 +125,7 @@ def test_discover_writes_the_boxes_the_points_and_the_figure(discovered: tuple[P
     assert record["outcome"]["threshold"] == THRESHOLD and record["outcome"]["year"] == 2020
     assert record["cases"] == {"per": "run", "total": 10, "of_interest": k}
     assert record["design"]["n"] == 10 and record["design"]["ranges"]["budget.scale"] == [0.3, 1.5]
-    hit = points["of_interest"].to_numpy()
-    outside_earlier = np.ones(len(points), dtype=bool)
-    for number, rows in boxes.groupby("box"):
-        inside = _in_box(points, rows) & outside_earlier
-        first = rows.iloc[0]
-        assert first["cases"] == inside.sum()
-        assert first["cases_of_interest"] == (inside & hit).sum()
-        assert first["coverage"] == pytest.approx((inside & hit).sum() / hit.sum())
-        assert first["density"] == pytest.approx((inside & hit).sum() / inside.sum())
-        assert first["mass"] == pytest.approx(inside.sum() / len(points))
-        assert (points.loc[inside, "box"] == number).all()
-        assert f"box {number}: " in printed and f"coverage {first['coverage']:.2f}" in printed
-        outside_earlier &= ~inside
+    _check_boxes(points, boxes, printed)
     # the budget is what matters here: box 1 restricts it from above
     box1 = boxes[boxes["box"] == 1]
     assert "budget.scale" in set(box1["input"])
@@ -164,6 +172,40 @@ def test_prim_finds_a_planted_box() -> None:
     assert box.mass == pytest.approx(inside.sum() / n)
     assert coverage > 0.8 and density > 0.85
     assert (box.contains(x) == inside).all()
+
+
+def test_the_files_report_the_boxes_of_noisy_runs(tmp_path: Path) -> None:
+    """Through discover() and write_discovery() on synthetic runs whose boxes are impure (coverage ≠ density)."""
+    from povsim.experiments.discover import discover, write_discovery
+
+    rng = np.random.default_rng(11)
+    n = 300
+    a, b = rng.uniform(size=n), rng.uniform(size=n)
+    poor = np.where((a < 0.4) & (b > 0.2), 12e6, 1e6) * np.where(rng.uniform(size=n) < 0.12, 0, 1) + 5e5
+    runs = pd.DataFrame(
+        {
+            "scenario": "s",
+            "a": a,
+            "b": b,
+            "rep": 0,
+            "seed": 1,
+            "year": 2020,
+            "region": "national",
+            "measure": "poor_people",
+            "channel": "all",
+            "value": poor,
+        }
+    )
+    result = discover(runs, ["a", "b"], Outcome("poor_people", 2020, 5e6), min_density=0.7)
+    write_discovery(result, tmp_path, {"test": True})
+    points = pd.read_csv(tmp_path / "points.csv")
+    boxes = pd.read_csv(tmp_path / "boxes.csv", keep_default_na=False)
+    first = boxes[boxes["box"] == 1].iloc[0]
+    assert first["coverage"] != pytest.approx(first["density"], abs=0.01)
+    assert set(boxes.loc[boxes["box"] == 1, "input"]) == {"a", "b"}
+    _check_boxes(points, boxes, result.summary())
+    record = json.loads((tmp_path / "discover.json").read_text())
+    assert [bx["coverage"] for bx in record["boxes"]] == boxes.groupby("box")["coverage"].first().tolist()
 
 
 def test_no_box_when_no_case_or_every_case_is_of_interest() -> None:
