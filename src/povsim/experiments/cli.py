@@ -72,6 +72,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     compare.set_defaults(func=_compare)
 
+    _add_discover(sub)
+
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -232,5 +234,227 @@ def _compare(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_comparison(comparison)
         for path in comparison.paths:
+            print(f"wrote {path}")
+    return 0
+
+
+def _add_discover(sub: argparse._SubParsersAction) -> None:
+    """Register ``povsim discover`` (scenario discovery with PRIM, :mod:`povsim.experiments.discover`)."""
+    from povsim.experiments import discover as d
+
+    p = sub.add_parser(
+        "discover",
+        help="scenario discovery: the boxes of conditions under which the 2020 target is missed (PRIM)",
+        description="Run SCENARIO at a Latin hypercube of --n points over the --param ranges (or read the runs of a "
+        "povsim sweep folder with --from DIR), mark each case whose outcome crosses the threshold (default: national "
+        "poor people at the end of the last year above the 2020 target of none, i.e. the target missed), and find "
+        "with PRIM (the EMA Workbench's) the boxes of inputs that hold those cases. Writes boxes.csv, discover.json, "
+        "points.csv and discover.png into --out, beside the run store; rerunning the same command resumes the runs.",
+    )
+    p.add_argument("scenario", nargs="?", metavar="SCENARIO", help="scenario file (scenarios/*.toml), with --param")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY.PATH=LO:HI",
+        help="a parameter and the range to sample, e.g. budget.scale=0.5:1.5 (repeatable)",
+    )
+    p.add_argument("--n", type=int, default=d.DEFAULT_N, help=f"points of the Latin hypercube (default {d.DEFAULT_N})")
+    p.add_argument(
+        "--from",
+        dest="from_dir",
+        metavar="DIR",
+        help="instead of sampling, read the runs of a povsim sweep (or discover) folder; its swept parameters are the "
+        "inputs",
+    )
+    p.add_argument("--scenario-name", help="with --from: the scenario to use when DIR holds several")
+    p.add_argument(
+        "--outcome",
+        metavar="MEASURE[:YEAR]",
+        help="the national measure and year judged (default poor_people in the last simulated year)",
+    )
+    p.add_argument(
+        "--threshold", type=float, help="the value it is compared with (default for poor_people: 0, the target)"
+    )
+    side = p.add_mutually_exclusive_group()
+    side.add_argument("--above", action="store_false", dest="below", help="cases of interest are above (default)")
+    side.add_argument("--below", action="store_true", dest="below", help="cases of interest are below the threshold")
+    p.add_argument(
+        "--cases",
+        default="run",
+        metavar="{run,point}",
+        help="run: every run is a case (default); point: the outcome is averaged over a point's replications",
+    )
+    p.add_argument(
+        "--min-density",
+        type=float,
+        default=d.DEFAULT_MIN_DENSITY,
+        help=f"PRIM's density threshold: the least share of a box's cases that are of interest "
+        f"(default {d.DEFAULT_MIN_DENSITY:g})",
+    )
+    p.add_argument(
+        "--max-boxes",
+        type=int,
+        default=d.DEFAULT_MAX_BOXES,
+        help=f"at most this many boxes (default {d.DEFAULT_MAX_BOXES})",
+    )
+    p.add_argument(
+        "--peel-alpha", type=float, default=d.PEEL_ALPHA, help=f"share peeled per step (default {d.PEEL_ALPHA:g})"
+    )
+    p.add_argument(
+        "--mass-min", type=float, default=d.MASS_MIN, help=f"smallest box, share of all cases (default {d.MASS_MIN:g})"
+    )
+    _add_common(p)
+    for action in p._actions:
+        if action.dest == "reps":
+            action.default = None
+            action.help = f"replications per point (default {d.DEFAULT_REPS}: spend runs on points)"
+        if action.dest == "out":
+            action.help = (
+                "results folder (default: results/discover_<scenario>_<parameters>; with --from: DIR/discover)"
+            )
+    p.set_defaults(func=_discover, below=False)
+
+
+def _discover(args: argparse.Namespace) -> int:
+    """``povsim discover``: sample (or read) the runs, then PRIM; see :mod:`povsim.experiments.discover`."""
+    from povsim.experiments import discover as d
+    from povsim.experiments.executors import ExecutorOptions
+    from povsim.experiments.runner import run_experiment
+    from povsim.experiments.spec import build_experiment
+    from povsim.experiments.store import RunStore
+    from povsim.io import check_out_folder, final_paths, replacing_folder
+    from povsim.scenario import sampling_text
+
+    d.check_prim_settings(args.min_density, args.max_boxes, args.peel_alpha, args.mass_min)
+    if args.cases not in ("run", "point"):
+        raise PovsimInputError(f"--cases {args.cases}: allowed: run (every run a case), point (mean over replications)")
+    settings = {
+        "per": args.cases,
+        "min_density": args.min_density,
+        "max_boxes": args.max_boxes,
+        "peel_alpha": args.peel_alpha,
+        "mass_min": args.mass_min,
+    }
+    if args.from_dir:
+        given = [
+            opt
+            for opt, value in (
+                ("SCENARIO", args.scenario),
+                ("--param", args.param),
+                ("--reps", args.reps),
+                ("--seed", args.seed),
+                ("--scale", args.scale),
+                ("--end-year", args.end_year),
+                ("--set", args.set),
+            )
+            if value is not None
+        ]
+        if given:
+            raise PovsimInputError(
+                f"--from DIR reads finished runs; {', '.join(given)} describe a new design: give one"
+            )
+        source = Path(args.from_dir)
+        if not source.is_dir():
+            raise PovsimInputError(f"--from {source}: {'is not a folder' if source.exists() else 'no such folder'}")
+        runs = RunStore(source).load_runs()
+        names = list(dict.fromkeys(runs["scenario"]))
+        if args.scenario_name is not None and args.scenario_name not in names:
+            raise PovsimInputError(
+                f"--scenario-name {args.scenario_name}: not in {source} (it holds {', '.join(names)})"
+            )
+        if args.scenario_name is None and len(names) > 1:
+            raise PovsimInputError(
+                f"--from {source}: holds {len(names)} scenarios ({', '.join(names)}); choose one with --scenario-name"
+            )
+        name = args.scenario_name or names[0]
+        runs = runs[runs["scenario"] == name]
+        inputs = d.inputs_of(runs)
+        if not inputs:
+            raise PovsimInputError(f"--from {source}: no swept parameters (a batch folder?); discover needs a sweep")
+        years = sorted(int(y) for y in runs["year"].unique() if y > min(runs["year"]))
+        outcome = d.parse_outcome(args.outcome, args.threshold, args.below, max(years), years)
+        out = Path(args.out) if args.out else source / "discover"
+        check_out_folder(out, replaceable=d.OUTPUTS)
+        result = d.discover(runs, inputs, outcome, **settings)
+        n_runs = len(runs.drop_duplicates(["scenario", *inputs, "rep"]))
+        design = d.design_record(None, {}, source=str(source), scenario=name, runs=n_runs)
+        with replacing_folder(out) as built:
+            paths = d.write_discovery(result, built, design)
+        paths = final_paths(paths, built, out)
+    else:
+        if not args.param:
+            raise PovsimInputError("povsim discover needs --param KEY.PATH=LO:HI ... (and a SCENARIO), or --from DIR")
+        if args.scenario is None:
+            raise PovsimInputError(
+                "povsim discover --param: give the SCENARIO file to sample, e.g. scenarios/baseline.toml"
+            )
+        if args.scenario_name is not None:
+            raise PovsimInputError("--scenario-name: only with --from DIR")
+        ranges: dict[str, tuple[float, float]] = {}
+        for item in args.param:
+            key, lo, hi = d.parse_range(item)
+            if key in ranges:
+                raise PovsimInputError(f"--param {key} is given twice")
+            ranges[key] = (lo, hi)
+        reps = args.reps if args.reps is not None else d.DEFAULT_REPS
+        base = build_experiment([args.scenario], sets=args.set or (), reps=reps, seed=args.seed)
+        points = d.latin_hypercube(ranges, args.n, base.base_seed)
+        experiment = d.build_design_experiment(
+            args.scenario,
+            points,
+            sets=args.set or (),
+            reps=reps,
+            seed=args.seed,
+            scale=args.scale,
+            end_year=args.end_year,
+        )
+        ref = experiment.scenarios[0]
+        outcome = d.parse_outcome(args.outcome, args.threshold, args.below, ref.end_year)
+        ExecutorOptions.validate(args.executor, args.workers, args.address)
+        out = Path(args.out) if args.out else default_out("discover", [ref.name], list(ranges))
+        check_out_folder(out)
+        RunStore(out).check_compatible(experiment)
+        if not args.quiet:
+            print(
+                f"povsim discover: {args.n} points (Latin hypercube, seed {experiment.base_seed}) × {reps} reps = "
+                f"{len(experiment.runs)} runs of {ref.name}; sampling {sampling_text(ref.scale, ref.poor_area_scale)}; "
+                f"executor {args.executor} → {out}"
+            )
+        d.remove_outputs(out)
+        try:
+            report = run_experiment(
+                experiment,
+                out,
+                executor=args.executor,
+                workers=args.workers,
+                address=args.address,
+                progress=False if args.quiet else None,
+                command=["povsim", *sys.argv[1:]],
+            )
+        except KeyboardInterrupt:
+            done = len(RunStore(out).finished_keys() & {r.key for r in experiment.runs})
+            print(
+                f"povsim: interrupted; {done} of {len(experiment.runs)} runs are stored in {out / 'runs'}; "
+                "run the same command again to finish the rest",
+                file=sys.stderr,
+            )
+            return 130
+        for message in report.set_aside.values():
+            print(f"povsim: warning: {message}", file=sys.stderr)
+        if report.failed:
+            _print_failures(out, experiment, report.failed)
+            return 1
+        if not args.quiet:
+            rate = report.finished / report.wall_seconds * 60 if report.finished else 0.0
+            print(
+                f"{report.total} runs: {report.finished} run now, {report.skipped} already done; "
+                f"{report.wall_seconds:.1f} s ({rate:.0f} runs/min)"
+            )
+        result = d.discover(report.runs, list(ranges), outcome, **settings)
+        design = d.design_record(experiment, ranges, sampler="scipy.stats.qmc.LatinHypercube", n=args.n)
+        paths = report.paths + d.write_discovery(result, out, design)
+    if not args.quiet:
+        print(result.summary())
+        for path in paths:
             print(f"wrote {path}")
     return 0
