@@ -275,6 +275,11 @@ def test_calibrate_cli_quick(tmp_path):
     assert set(manifest["missed_fitted"]) == set(report.loc[report["fitted"] & ~report["met"], "label"])
     assert manifest["loss"] < manifest["loss_at_documented_values"]
     assert tomllib.loads((tmp_path / "cal.toml").read_text())["meta"]["mode"] == "quick"
+    from povsim.costs import COSTS
+
+    # the run count --quick's help, the README and docs quote (povsim.costs) is the one it makes:
+    # a change to the fit that moves it must re-measure the record
+    assert manifest["runs"] == COSTS["calibrate --quick"].runs
 
 
 @pytest.mark.parametrize(

@@ -430,3 +430,51 @@ def test_worker_refuses_a_scenario_changed_since_validation(tmp_path: Path) -> N
     scenario.write_text(f'name = "s"\nextends = "{BASELINE}"\n[params]\n"economy.growth.farm" = 0.01\n')
     outcome: RunOutcome = execute_run(exp.runs[0])
     assert not outcome.ok and "differ from those validated" in outcome.error["message"]
+
+
+# -- what the comparison figures say -----------------------------------------------------
+
+
+def _captured_figure(monkeypatch: pytest.MonkeyPatch, draw, *args):
+    """The matplotlib figure a figure function draws (instead of its PNG bytes)."""
+    from povsim.experiments import compare
+
+    captured = {}
+
+    def keep(fig):
+        captured["fig"] = fig
+        return b""
+
+    monkeypatch.setattr(compare, "png_bytes", keep)
+    draw(*args)
+    return captured["fig"]
+
+
+def test_bands_from_few_replications_say_so_and_the_sampling_design(reference: Path, monkeypatch) -> None:
+    from povsim.experiments.compare import MIN_BAND_RUNS, band_caveat, write_comparison
+
+    write_comparison(reference)  # 3 replications
+    manifest = json.loads((reference / "manifest.json").read_text())
+    assert all("poor_area_scale" in s for s in manifest["scenarios"])
+    runs = pd.read_parquet(reference / "runs.parquet")
+    from povsim.experiments.compare import trajectories_figure
+
+    fig = _captured_figure(monkeypatch, trajectories_figure, runs, "t" + band_caveat(3))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any(f"fewer than {MIN_BAND_RUNS} replications" in t for t in titles)
+    assert band_caveat(MIN_BAND_RUNS) == ""
+
+
+def test_the_baseline_line_is_drawn_thick_beneath_the_what_ifs(reference: Path, monkeypatch) -> None:
+    from povsim.experiments.compare import trajectories_figure
+
+    runs = pd.read_parquet(reference / "runs.parquet")
+    fig = _captured_figure(monkeypatch, trajectories_figure, runs, "t")
+    lines = {ln.get_label().split(" (n=")[0]: ln for ln in fig.axes[0].get_lines() if "(n=" in ln.get_label()}
+    base = [ln for label, ln in lines.items() if label.startswith("baseline")]
+    other = [ln for label, ln in lines.items() if not label.startswith("baseline")]
+    assert base and other
+    assert min(ln.get_linewidth() for ln in base) > max(ln.get_linewidth() for ln in other)
+    assert max(ln.get_zorder() for ln in base) < min(ln.get_zorder() for ln in other)
+    star = [ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("2020 target")]
+    assert all(not ln.get_clip_on() for ln in star)  # a star at zero is not cut in half by the axis

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import json
 
 import numpy as np
 import pandas as pd
@@ -353,6 +354,10 @@ def test_calibrate_check_reruns_the_calibration_against_every_target(tmp_path):
     for outcome in ("poor_people_2016", "poor_people_west_2017", "counties_exited_2017"):
         assert report.loc[outcome, "calibrated_mean"] == pytest.approx(runs[outcome].mean())
     assert '"mode": "check"' in (out / "calibration.json").read_text()
+    from povsim.costs import check_cost
+
+    # the run count its help quotes is the one it makes
+    assert json.loads((out / "calibration.json").read_text())["runs"] == check_cost().runs
 
 
 def test_calibrate_check_needs_a_file_to_check(tmp_path, capsys):

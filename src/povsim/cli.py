@@ -75,6 +75,8 @@ def _run(args: argparse.Namespace) -> int:
             print(exit_mix_table(results))
             print()
             print(limits_table(results))
+            if scenario.overrides:
+                print("(a what-if: `--against` also runs the baseline and prints the paired difference)")
         else:
             _print_against(model, base_model)
         for path in paths.values():

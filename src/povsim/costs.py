@@ -49,6 +49,12 @@ COSTS: dict[str, Cost] = {
     "calibrate": Cost("povsim calibrate", 8704, 1607, f"2026-12-01, {TWO_CORES}, uniform 1 : 1000"),
     "calibrate --refine": Cost("povsim calibrate --refine", 1176, 219, f"2026-12-01, {TWO_CORES}, uniform 1 : 1000"),
     "calibrate --quick": Cost("povsim calibrate --quick", 240, 41, f"2026-12-01, {TWO_CORES}, quiet"),
+    "backtest --quick": Cost(
+        "povsim backtest --origin 2016 --quick",
+        240,
+        100,
+        f"2026-12-02, {TWO_CORES}, sampling design, beside another job",
+    ),
     "backtest --origin 2015": Cost(
         "povsim backtest --origin 2015", 3624, 1123, f"2026-11-30, {TWO_CORES}, beside the test suite"
     ),

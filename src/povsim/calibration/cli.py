@@ -126,7 +126,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     bt.add_argument(
         "--quick",
         action="store_true",
-        help=f"a small fit for a smoke test (the quick calibration, {QUICK.seeds} seeds per point); the default, the "
+        help=f"a small fit for a smoke test (the quick calibration, {QUICK.seeds} seeds per point: "
+        f"{COSTS['backtest --quick'].text()} measured); the default, the "
         f"full calibration, took {COSTS['backtest --origin 2015'].text()} from 2015 and "
         f"{COSTS['backtest --origin 2016'].text()} from 2016 on two cores, each beside another job",
     )
@@ -256,15 +257,8 @@ def _say(args: argparse.Namespace):
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from povsim.calibration.fit import (
-        FITTED_PARAMETERS,
-        FULL,
-        QUICK,
-        REFINE,
-        calibrate,
-        check_paths,
-        write_calibration,
-    )
+    from povsim.calibration.fit import FITTED_PARAMETERS, calibrate, check_paths, write_calibration
+    from povsim.calibration.settings import FULL, QUICK, REFINE
     from povsim.io import final_paths, replacing_folder
     from povsim.model import resolve_scenario
 
@@ -391,7 +385,8 @@ def _print_fit(cal: Calibration) -> None:
 
 def _backtest(args: argparse.Namespace) -> int:
     from povsim.calibration.backtest import backtest_figure, backtest_text, check_origin, run_backtest
-    from povsim.calibration.fit import FULL, QUICK, write_calibration
+    from povsim.calibration.fit import write_calibration
+    from povsim.calibration.settings import FULL, QUICK
     from povsim.io import replacing_folder, write_bytes, write_csv, write_json
     from povsim.model import resolve_scenario
 
@@ -485,7 +480,12 @@ def _forecast(args: argparse.Namespace) -> int:
     if not args.quiet:
         for note in fc.notes:
             print(f"note: {note}")
-        print(f"Forecast of rural poor people (millions), {args.reps} runs, 90% intervals:")
+        from povsim.experiments.compare import MIN_BAND_RUNS
+
+        few = (
+            f" (fewer than {MIN_BAND_RUNS}: about their range, not a 90% interval)" if args.reps < MIN_BAND_RUNS else ""
+        )
+        print(f"Forecast of rural poor people (millions), {args.reps} runs, 90% intervals{few}:")
         print(forecast_text(fc))
         national = fc.table[(fc.table["region"] == "national") & (fc.table["year"] == HORIZON)]
         print(f"share of runs meeting the {HORIZON} target of zero: {float(national['target_met_share'].iloc[0]):.0%}")

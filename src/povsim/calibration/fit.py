@@ -42,7 +42,7 @@ from scipy.stats import qmc
 
 from povsim import __version__
 from povsim.calibration.evaluate import Evaluator, interval
-from povsim.calibration.settings import CHECK_REPS, QUICK, Settings
+from povsim.calibration.settings import CHECK_REPS, FULL, QUICK, REFINE, Settings  # noqa: F401 (re-exported)
 from povsim.calibration.space import Space
 from povsim.calibration.targets import Target, default_targets
 from povsim.errors import PovsimInputError

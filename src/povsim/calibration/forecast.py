@@ -265,7 +265,9 @@ def forecast_figure(fc: Forecast) -> bytes:
     else:
         how = "own seeds, no parameter uncertainty"
     caveat = (
-        "" if n >= MIN_BAND_RUNS else f"; fewer than {MIN_BAND_RUNS}: the band is about their range, not a 90% interval"
+        ""
+        if n >= MIN_BAND_RUNS
+        else f"\n(fewer than {MIN_BAND_RUNS} runs: the band is about their range, not a 90% interval)"
     )
     fig.suptitle(f"Forecast from the end of {FORECAST_ORIGIN}: {n} runs ({how}){caveat}", fontsize=11)
     fig.tight_layout()

@@ -248,8 +248,9 @@ def band_caveat(reps: int) -> str:
 
 
 def _bands(ax: plt.Axes, runs: pd.DataFrame, gs: Sequence[Group], measure: str, unit: float) -> None:
-    reference = next((i for i, g in enumerate(gs) if g.scenario == BASELINE_NAME), None) if len(gs) > 1 else None
-    for i, (g, (color, ls, marker)) in enumerate(zip(gs, _styles(gs), strict=True)):
+    several = len({g.scenario for g in gs}) > 1  # the baseline stands out among other scenarios
+    for g, (color, ls, marker) in zip(gs, _styles(gs), strict=True):
+        reference = several and g.scenario == BASELINE_NAME
         table = _national(_select(runs, g), measure)
         if table.empty:
             continue
@@ -258,13 +259,13 @@ def _bands(ax: plt.Axes, runs: pd.DataFrame, gs: Sequence[Group], measure: str, 
         lo = table.quantile(0.05, axis=0).to_numpy() / unit
         hi = table.quantile(0.95, axis=0).to_numpy() / unit
         ax.fill_between(years, lo, hi, color=color, alpha=0.18, lw=0)
-        lw, zorder = (4.0, 2.0) if i == reference else (1.5, 3.0)
+        lw, zorder = (4.0, 2.0) if reference else (1.5, 3.0)
         ax.plot(
             years,
             mean,
             ls=ls,
             marker=marker,
-            ms=3.5 if i != reference else 5.5,
+            ms=5.5 if reference else 3.5,
             lw=lw,
             zorder=zorder,
             color=color,
@@ -453,10 +454,10 @@ def frontier_figure(runs: pd.DataFrame, subtitle: str) -> tuple[bytes | None, st
             ms=6,
             capsize=4,
             color=colors[scenario],
-            label=f"{scenario}, one point per {params[0]}"
-            if len(params) == 1
-            else f"{scenario}, one point per grid point",
+            label=scenario if not params else f"{scenario}, one point per {' × '.join(params)}",
         )
+        if not params:
+            continue  # one point per scenario: the legend names it
         for i, ((g, _, _), xv, yv) in enumerate(zip(pts, xs, ys, strict=True)):
             if len(g.point) == 1:
                 text = format_value(g.point[0][1])  # the parameter is named in the legend title
@@ -535,7 +536,7 @@ def write_comparison(out_dir: str | Path, runs: pd.DataFrame | None = None) -> C
     designs = {(s.get("scale"), s.get("poor_area_scale") or s.get("scale")) for s in manifest.get("scenarios", [])}
     if len(designs) == 1 and None not in next(iter(designs)):
         uniform, poor_areas = next(iter(designs))
-        scale = f", sampling {sampling_text(uniform, min(poor_areas, uniform))}"
+        scale = f"\nsampling {sampling_text(uniform, min(poor_areas, uniform))}"
     suffix = f"mean and 5–95% over {reps} replications{scale}{band_caveat(int(n.min()))}"
     bars = f"mean over {reps} replications{scale}"
 
