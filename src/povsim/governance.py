@@ -173,19 +173,20 @@ class Governance:
         1. per region and kind of county (poor or not), a smooth g of ``covariate`` (weighted least
            squares; the pooled rate without one);
         2. per *cell* — kind of county and, for poor counties, the planned exit year, which ranks
-           their depth of poverty and sets the exit pressure they were under (counties planning to
-           exit in 2016 carry four to six times the wrong-exit rate of the others, in every region),
-           each cell split in two by ``checked`` where given — a factor on g: the cell's observed
+           their depth of poverty and sets the exit pressure they were under (under strong pressure
+           the counties planning to exit in 2016 carry several times the wrong-exit rate of the
+           others; at the committed calibration the cohorts' rates at the end of 2016 are alike,
+           2.3–2.7% at 1 : 1), each cell split in two by ``checked`` where given — a factor on g: the cell's observed
            over expected count (O + 1) / (E + 1), the posterior mean under an exponential prior of
            mean one, so that a cell with no event at a very coarse scale keeps its region's rate.
            ``checked`` marks the counties a mechanism of this year's review has acted on, so that
            their rates are not alike those of the other counties of their cell: the review passes
            the counties the province checked (:meth:`provincial_check`) for the wrong-exit rate.
            The check re-registers about half the earlier false exits of the counties applying for
-           exit, and only those can exit: at the end of 2016, at 1 : 1, the counties of the 2016
-           cohort below the incidence threshold average 1.9% wrong exits, the others 3.5%. Pooled
-           with the others, the applicants' rates were drawn towards the cohort's 2.4% and too few
-           passed (39 counties by 2016 at 1 : 10, 27 at the baseline's design, against 53 at 1 : 1);
+           exit, and only those can exit: at the end of 2016, at 1 : 1, the applicants of the 2016
+           cohort show 1.9% wrong exits, the rest of the cohort 3.4% (people-weighted). Pooled with
+           the others, the applicants' rates were drawn towards the cohort's 2.6% and too few passed
+           (39 counties by 2016 at 1 : 10, 27 at the baseline's design, against 55 at 1 : 1);
         3. per county, a gamma-distributed rate about the cell's smooth m, its shape α the spread left
            after the sampling variance (DerSimonian and Laird's moment estimator, 1986, per kind of
            county over the regions, over the counties with people, each weighted by its sampling
