@@ -68,7 +68,7 @@ def parse_setting(text: str) -> dict:
     if "/" in text:
         fine, coarse = (float(x) for x in text.split("/"))
         return {"scale": coarse, "poor_area_scale": fine}
-    return {"scale": float(text)}
+    return {"scale": float(text), "poor_area_scale": float(text)}  # uniform: every household 1:S
 
 
 def one_run(setting: str, seed: int, end_year: int, corrections: str) -> dict:
@@ -89,9 +89,10 @@ def one_run(setting: str, seed: int, end_year: int, corrections: str) -> dict:
         if y <= end_year:
             out[f"counties_{y}"] = float(nat[("counties_exited", y)])
             out[f"villages_{y}"] = float(nat[("villages_exited", y)]) / 1e3
-    out["exits_2017"] = float(nat[("exits_people", 2017)]) / 1e6
     out["poor_2016"] = float(nat[("poor_people", 2016)]) / 1e6
-    out["poor_2017"] = float(nat[("poor_people", 2017)]) / 1e6
+    if end_year >= 2017:  # a run to 2016 has no 2017 rows
+        out["exits_2017"] = float(nat[("exits_people", 2017)]) / 1e6
+        out["poor_2017"] = float(nat[("poor_people", 2017)]) / 1e6
     out["registry_2015"] = float(nat[("registered_poor_people", 2015)]) / 1e6
     if end_year >= 2020:
         out["poor_2020"] = float(nat[("poor_people", 2020)]) / 1e6
@@ -149,7 +150,8 @@ def main() -> None:
         )
         if "poor_2020" in row:
             row["poor_2020_pm"] = f"{row['poor_2020']:.2f} ± {row['poor_2020_se']:.2f}"
-        row["exits_2017_pm"] = f"{row['exits_2017']:.2f} ± {row['exits_2017_se']:.2f}"
+        if "exits_2017" in row:
+            row["exits_2017_pm"] = f"{row['exits_2017']:.2f} ± {row['exits_2017_se']:.2f}"
     cols = [
         ("setting", "setting", "{}"),
         ("agents", "agents", "{:,.0f}"),
