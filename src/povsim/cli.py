@@ -89,9 +89,7 @@ def _against(whatif: Scenario, against: str) -> Scenario:
     sampling, end year), so that the pair shares its random numbers and differs in policy only."""
     from povsim.model import resolve_scenario
 
-    baseline = resolve_scenario(against)
-    run = whatif.run
-    return baseline.model_copy(update={"run": run})
+    return resolve_scenario(against).model_copy(update={"run": whatif.run})
 
 
 def _print_against(model: PovertyModel, base: PovertyModel) -> None:

@@ -26,6 +26,7 @@ from povsim.experiments.spec import DEFAULT_REPS
 
 if TYPE_CHECKING:
     from povsim.experiments.compare import Comparison
+    from povsim.experiments.runner import BatchReport
     from povsim.experiments.spec import Experiment
 
 DEFAULT_EXECUTOR = "process"
@@ -140,7 +141,6 @@ def _batch(args: argparse.Namespace) -> int:
     )
     from povsim.experiments.compare import write_comparison
     from povsim.experiments.executors import ExecutorOptions
-    from povsim.experiments.runner import run_experiment
     from povsim.experiments.store import RunStore
     from povsim.io import check_out_folder
     from povsim.scenario import sampling_text
@@ -162,6 +162,32 @@ def _batch(args: argparse.Namespace) -> int:
             f"{'; '.join(sampling_text(*d) for d in designs)}; base seed {experiment.base_seed}; "
             f"executor {args.executor} → {out}"
         )
+    report = _run_stored(experiment, out, args)
+    if report is None:
+        return 130
+    comparison = write_comparison(out, report.runs) if not report.runs.empty else None
+    if not args.quiet:
+        rate = report.finished / report.wall_seconds * 60 if report.finished else 0.0
+        print(
+            f"{report.total} runs: {report.finished} run now, {report.skipped} already done, {len(report.failed)} "
+            f"failed; {report.wall_seconds:.1f} s ({rate:.0f} runs/min)"
+        )
+        if comparison is not None:
+            _print_comparison(comparison)
+        for path in report.paths + (comparison.paths if comparison else []):
+            print(f"wrote {path}")
+    if report.failed:
+        _print_failures(out, experiment, report.failed)
+        return 1
+    return 0
+
+
+def _run_stored(experiment: Experiment, out: Path, args: argparse.Namespace) -> BatchReport | None:
+    """Run ``experiment`` into the store at ``out`` with the command's executor options, warning of
+    run files set aside; None after Ctrl-C (said on stderr: the finished runs are kept)."""
+    from povsim.experiments.runner import run_experiment
+    from povsim.experiments.store import RunStore
+
     try:
         report = run_experiment(
             experiment,
@@ -179,25 +205,10 @@ def _batch(args: argparse.Namespace) -> int:
             "run the same command again to finish the rest",
             file=sys.stderr,
         )
-        return 130
-
+        return None
     for message in report.set_aside.values():
         print(f"povsim: warning: {message}", file=sys.stderr)
-    comparison = write_comparison(out, report.runs) if not report.runs.empty else None
-    if not args.quiet:
-        rate = report.finished / report.wall_seconds * 60 if report.finished else 0.0
-        print(
-            f"{report.total} runs: {report.finished} run now, {report.skipped} already done, {len(report.failed)} "
-            f"failed; {report.wall_seconds:.1f} s ({rate:.0f} runs/min)"
-        )
-        if comparison is not None:
-            _print_comparison(comparison)
-        for path in report.paths + (comparison.paths if comparison else []):
-            print(f"wrote {path}")
-    if report.failed:
-        _print_failures(out, experiment, report.failed)
-        return 1
-    return 0
+    return report
 
 
 def _print_comparison(comparison: Comparison) -> None:
@@ -319,7 +330,6 @@ def _discover(args: argparse.Namespace) -> int:
     """``povsim discover``: sample (or read) the runs, then PRIM; see :mod:`povsim.experiments.discover`."""
     from povsim.experiments import discover as d
     from povsim.experiments.executors import ExecutorOptions
-    from povsim.experiments.runner import run_experiment
     from povsim.experiments.spec import build_experiment
     from povsim.experiments.store import RunStore
     from povsim.io import check_out_folder, final_paths, replacing_folder
@@ -421,26 +431,9 @@ def _discover(args: argparse.Namespace) -> int:
                 f"executor {args.executor} → {out}"
             )
         d.remove_outputs(out)
-        try:
-            report = run_experiment(
-                experiment,
-                out,
-                executor=args.executor,
-                workers=args.workers,
-                address=args.address,
-                progress=False if args.quiet else None,
-                command=["povsim", *sys.argv[1:]],
-            )
-        except KeyboardInterrupt:
-            done = len(RunStore(out).finished_keys() & {r.key for r in experiment.runs})
-            print(
-                f"povsim: interrupted; {done} of {len(experiment.runs)} runs are stored in {out / 'runs'}; "
-                "run the same command again to finish the rest",
-                file=sys.stderr,
-            )
+        report = _run_stored(experiment, out, args)
+        if report is None:
             return 130
-        for message in report.set_aside.values():
-            print(f"povsim: warning: {message}", file=sys.stderr)
         if report.failed:
             _print_failures(out, experiment, report.failed)
             return 1

@@ -47,11 +47,10 @@ from povsim.experiments.spec import (
     build_experiment,
     format_value,
     is_number,
-    params_digest,
-    run_identity,
-    run_key,
+    point_runs,
 )
 from povsim.io import atomic_write, write_csv, write_json
+from povsim.model import FLOW_MEASURES, RELAPSE_YEARS, STOCK_MEASURES
 from povsim.observed import TARGET_2020_POOR_PEOPLE
 
 DEFAULT_N = 40
@@ -78,35 +77,9 @@ SIGNIFICANT_DIGITS = 6
 """Sampled values are rounded to this many significant digits (readable keys and columns)."""
 
 OUTCOME_MEASURES = (
-    "poor_people",
-    "incidence",
-    "registered_poor_people",
-    "registered_poor_households",
-    "registered_income_poor_people",
-    "unregistered_income_poor_people",
-    "registered_not_income_poor_people",
-    "exited_people",
-    "relocated_people",
-    "counties_exited",
-    "villages_exited",
-    "exits_people",
-    "exits_households",
-    "entries_people",
-    "entries_households",
-    "newly_registered_people",
-    "reregistered_people",
-    "removed_people",
-    "removed_households",
-    "relapse_people",
-    "relapse_people_1y",
-    "relapse_people_2y",
-    "relapse_people_3y",
-    "relapse_people_4y_plus",
-    "false_exits_people",
-    "false_exits_detected_people",
-    "fell_into_poverty_people",
-    "escaped_poverty_people",
-    "newly_poor_people",
+    *STOCK_MEASURES,
+    *FLOW_MEASURES,
+    *(f"relapse_people_{label}" for label in RELAPSE_YEARS),
     "sustained_exits_people",
     "poverty_line",
     "spending_yuan",
@@ -239,25 +212,7 @@ def build_design_experiment(
                 "(an integer parameter with a narrow range?); widen the range or lower --n"
             )
         seen.add(point)
-        digest = params_digest(sc.params)
-        for rep, s in enumerate(base_exp.seeds):
-            ident = run_identity(ref.name, point, rep, s, sc.run.scale, sc.run.end_year, sc.run.poor_areas)
-            runs.append(
-                RunSpec(
-                    key=run_key(ident),
-                    index=len(runs),
-                    scenario=ref.name,
-                    scenario_file=ref.file,
-                    overrides={**param_sets, **given},
-                    point=point,
-                    rep=rep,
-                    seed=s,
-                    scale=sc.run.scale,
-                    end_year=sc.run.end_year,
-                    params_digest=digest,
-                    poor_area_scale=sc.run.poor_areas,
-                )
-            )
+        runs += point_runs(ref, sc, point, {**param_sets, **given}, base_exp.seeds, start=len(runs))
     columns = {p: [dict(r.point)[p] for r in runs if r.rep == 0] for p in paths}
     return Experiment("discover", [ref], columns, base_exp.sets, reps, base_exp.base_seed, runs)
 

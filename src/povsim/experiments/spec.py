@@ -437,27 +437,44 @@ def build_experiment(
             sc = base.with_overrides(given_point, origin="--param") if given_point else base
             point = tuple((p, _column_value(_resolved_value(sc, p), given_point[p])) for p in paths)
             overrides = {**param_sets, **{p: v for p, v in given_point.items() if not p.startswith("run.")}}
-            digest = params_digest(sc.params)
-            for rep, s in enumerate(seeds):
-                ident = run_identity(ref.name, point, rep, s, sc.run.scale, sc.run.end_year, sc.run.poor_areas)
-                key = run_key(ident)
-                runs.append(
-                    RunSpec(
-                        key=key,
-                        index=len(runs),
-                        scenario=ref.name,
-                        scenario_file=ref.file,
-                        overrides=overrides,
-                        point=point,
-                        rep=rep,
-                        seed=s,
-                        scale=sc.run.scale,
-                        end_year=sc.run.end_year,
-                        params_digest=digest,
-                        poor_area_scale=sc.run.poor_areas,
-                    )
-                )
+            runs += point_runs(ref, sc, point, overrides, seeds, start=len(runs))
     return Experiment(kind, refs, grid, set_overrides, reps, base_seed, runs)
+
+
+def point_runs(
+    ref: ScenarioRef,
+    scenario: Scenario,
+    point: tuple[tuple[str, Any], ...],
+    overrides: Mapping[str, Any],
+    seeds: Sequence[int],
+    start: int = 0,
+) -> list[RunSpec]:
+    """The replications of one scenario at one point of a design: a :class:`RunSpec` per seed,
+    indexed from ``start``, keyed by its :func:`run_identity`. ``scenario`` is the resolved
+    scenario at the point (its run settings and parameter digest go into each run),
+    ``overrides`` what a worker applies to the scenario file to rebuild it."""
+    run = scenario.run
+    digest = params_digest(scenario.params)
+    out = []
+    for rep, seed in enumerate(seeds):
+        ident = run_identity(ref.name, point, rep, seed, run.scale, run.end_year, run.poor_areas)
+        out.append(
+            RunSpec(
+                key=run_key(ident),
+                index=start + rep,
+                scenario=ref.name,
+                scenario_file=ref.file,
+                overrides=dict(overrides),
+                point=point,
+                rep=rep,
+                seed=seed,
+                scale=run.scale,
+                end_year=run.end_year,
+                params_digest=digest,
+                poor_area_scale=run.poor_areas,
+            )
+        )
+    return out
 
 
 def is_number(value: Any) -> bool:
