@@ -21,7 +21,6 @@ from povsim.io import write_bytes, write_csv, write_json
 from povsim.model import PovertyModel
 from povsim.observed import FORECAST_ORIGIN, REGISTERED_POOR_PEOPLE, SURVEY_POOR_PEOPLE, TARGET_2020_POOR_PEOPLE
 from povsim.parameters import read_calibrated
-from povsim.programs.base import LIMITS, binding_limit
 
 SUMMARY_MEASURES = {
     "poverty_line": ("line", 1.0, "{:,.0f}"),
@@ -107,19 +106,13 @@ def exit_mix_table(results: pd.DataFrame) -> str:
 def binding_limits(results: pd.DataFrame, region: str = "national") -> pd.DataFrame:
     """Which limit bound each channel's new enrolments, by year (a year × channel table of
     ``budget``, ``capacity``, ``eligibility``; empty where no household was eligible, e.g.
-    relocation outside its plan years): :func:`povsim.programs.base.binding_limit` applied to the
-    ``eligible_households``, ``capacity_households`` and ``enrolled_households`` of ``results`` (the
-    same classification as the ``limited_by_*`` measures)."""
-    rows = results[(results["region"] == region) & (results["channel"] != "all")]
-    tables = {
-        m: rows[rows["measure"] == f"{m}_households"].pivot(index="year", columns="channel", values="value")
-        for m in ("eligible", "capacity", "enrolled")
-    }
-    eligible = tables["eligible"]
-    capacity, enrolled = (tables[m].reindex_like(eligible) for m in ("capacity", "enrolled"))
-    code = binding_limit(eligible.to_numpy(), capacity.to_numpy(), enrolled.to_numpy())
-    names = np.array(["", *LIMITS], dtype=object)[code + 1]
-    return pd.DataFrame(names, index=eligible.index, columns=eligible.columns)
+    relocation outside its plan years): the ``limit`` column of :func:`povsim.whatif.limits` for one
+    region (:func:`povsim.programs.base.binding_limit`, the classification of the ``limited_by_*``
+    measures)."""
+    from povsim.whatif import limits
+
+    table = limits(results, "")
+    return table[table["region"] == region].pivot(index="year", columns="channel", values="limit")
 
 
 def limits_table(results: pd.DataFrame) -> str:
