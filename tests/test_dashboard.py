@@ -2,7 +2,8 @@
 
 The browser test starts ``povsim dashboard`` on a free port and drives Debian's Chromium
 (``apt-get install chromium``) through Playwright, headless. Without Chromium it is skipped with
-the reason, except where ``POVSIM_REQUIRE_BROWSER=1`` (``.ci/run`` sets it): there it fails.
+the reason and the commands that install Chromium and run it, except where ``POVSIM_REQUIRE_BROWSER=1``
+(``.ci/run`` sets it): there it fails.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ CHROMIUM_ARGS = [
 SERVER_START_SECONDS = 60
 UI_TIMEOUT_MS = 30_000
 COARSE = 20_000  # households per agent: instant runs for the model-level tests
+BROWSER_COMMAND = "POVSIM_REQUIRE_BROWSER=1 .venv/bin/pytest tests/test_dashboard.py -k browser"
+"""How to run the browser test (from the repository; it fails, not skips, if it cannot run)."""
 
 
 # -- levers and model, no browser ---------------------------------------------------------
@@ -107,9 +110,16 @@ def test_figures_and_readout_follow_the_run():
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--port", "0"], "from 1 to 65535"), (["--port", "70000"], "from 1 to 65535"), (["--host", "no.such.host."], "")],
+    [
+        (["--port", "0"], "--port 0: a port is a number from 1 to 65535"),
+        (["--port", "70000"], "--port 70000: a port is a number from 1 to 65535"),
+        # .invalid never resolves (RFC 6761), with or without a network
+        (["--host", "no.such.host.invalid"], "--host 'no.such.host.invalid': not an address of this machine"),
+    ],
 )
 def test_bad_address_exits_2_with_one_line(capsys, args, fragment):
+    """A bad port or an address that is not this machine's ends with exit code 2 and one line that
+    names the option, the value given and what is wrong with it."""
     assert main(["dashboard", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("povsim: error:") and fragment in err and len(err.splitlines()) == 1
@@ -129,16 +139,33 @@ def _need_browser() -> None:
     """Skip (or, where POVSIM_REQUIRE_BROWSER=1, fail) without Chromium or Playwright."""
     problem = None
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        problem = f"Chromium not found at {CHROMIUM}: install it with `apt-get install chromium` (Debian)"
+        problem = (
+            f"Chromium not found at {CHROMIUM}. Install it with `apt-get update && apt-get install -y chromium` "
+            "(Debian; or point POVSIM_CHROMIUM at a Chromium binary)"
+        )
     else:
         try:
             import playwright.sync_api  # noqa: F401
         except ImportError:
-            problem = 'Playwright is not installed: pip install -e ".[test]"'
+            problem = 'Playwright is not installed. Install it with `.venv/bin/pip install -e ".[test]"`'
     if problem:
         if os.environ.get("POVSIM_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{problem} (POVSIM_REQUIRE_BROWSER=1: the browser test must run)")
-        pytest.skip(f"browser test: {problem}")
+        pytest.skip(f"browser test: {problem}, then run it with `{BROWSER_COMMAND}`")
+
+
+def test_browser_skip_says_how_to_run_it(monkeypatch):
+    """Without Chromium (and without ``POVSIM_REQUIRE_BROWSER=1``) the browser test skips with the
+    commands that install Chromium and run it; with ``POVSIM_REQUIRE_BROWSER=1`` it fails instead."""
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.delenv("POVSIM_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        _need_browser()
+    message = str(skipped.value)
+    assert "apt-get install -y chromium" in message and BROWSER_COMMAND in message
+    monkeypatch.setenv("POVSIM_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="the browser test must run"):
+        _need_browser()
 
 
 def _free_port() -> int:
