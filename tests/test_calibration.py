@@ -133,23 +133,7 @@ regional survey headcount within 10%, re-registration (返贫) within a factor o
 by end-2017 within 25% of 153, relocation within 10%."""
 
 
-COUNTIES_2017_MISS = pytest.mark.xfail(
-    strict=True,
-    reason="known miss, measured: the calibration at the sampling design, once the noise model no longer halved "
-    "the first cohort of county exits, exits 112.5 counties by end-2017 on the ten check seeds against 153 "
-    "(−26.5%, acceptance 25%) with 21.5 by end-2016 against 28; the fit holds the county poverty spread "
-    "that sets the 2017 batch (intensity_sigma) at 0.865, near the top of its assumed range [0.2, 0.9] "
-    "(docs/calibration.md, The fit)",
-)
-
-
-@pytest.mark.parametrize(
-    "outcome",
-    [
-        pytest.param(o, marks=COUNTIES_2017_MISS) if o == "counties_exited_2017" else o
-        for o in sorted(ISSUE_16_ACCEPTANCE)
-    ],
-)
+@pytest.mark.parametrize("outcome", sorted(ISSUE_16_ACCEPTANCE))
 def test_calibrated_baseline_meets_the_flow_and_regional_acceptance(baseline_ten_seeds, outcome):
     kind, observed, amount = ISSUE_16_ACCEPTANCE[outcome]
     mean = baseline_ten_seeds[outcome].mean()

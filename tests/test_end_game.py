@@ -141,8 +141,9 @@ def test_carry_over_adds_last_years_unspent_funds(share):
 # -- programme income that lasts --------------------------------------------------------------
 SCHEDULED = ("housing",)
 """Channels whose yearly numbers follow a documented schedule rather than lasting enrolments: houses
-are fixed at an even pace of what is left to fix by 2020 (002 line 66), so the yearly count follows
-the stock of unsafe houses (which the 2015–16 re-check and exits shrank), and pay no income."""
+are fixed at an even pace of what is left to fix by 2020 (002 line 66), or by a poor county's planned
+exit year, so the yearly count follows the stock of unsafe houses (which the 2015–16 re-check, exits
+and the early exit plans shrink), and pay no income."""
 
 
 @pytest.mark.parametrize("measure", ["beneficiaries_households", "income_yuan"])

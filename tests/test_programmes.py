@@ -11,6 +11,7 @@ from povsim import PovertyModel
 from povsim.allocation import apportion, fit_within
 from povsim.attribution import ATTRIBUTION_CHANNELS
 from povsim.errors import PovsimInputError
+from povsim.households import EXITED, REGISTERED
 from povsim.money import funds_by_source, pool_funds, yearly_series
 from povsim.parameters import ParameterSet
 from povsim.programs import CHANNELS
@@ -222,6 +223,25 @@ def test_no_relocation_outside_the_plan_years_and_within_the_plan():
     hh = model.households
     assert not hh.hazard_zone[moved].any()
     assert hh.housing_safe[moved].all() and hh.water_safe[moved].all()
+
+
+@pytest.mark.parametrize("follows", [True, False])
+def test_houses_and_water_are_fixed_by_each_poor_countys_planned_exit_year(follows):
+    """Recomputed from the household table at the end of 2016: every household registered before
+    2016 in a poor county planning to exit in 2016 has a safe house and safe water (its county's
+    works ran to its exit plan), while with the plan ignored (``follows_exit_plan`` off, one
+    national pace to 2020) many such households still lack them."""
+    model = run(end_year=2016, **{"programs.housing.follows_exit_plan": follows})
+    hh, gov = model.households, model.governance
+    in_plan = gov.plan_year[hh.county] == 2016
+    held = ((hh.status == REGISTERED) & (hh.registered_year < 2016)) | ((hh.status == EXITED) & (hh.exit_year == 2016))
+    households = in_plan & held
+    assert households.sum() > 100
+    unsafe = households & ~(hh.housing_safe & hh.water_safe)
+    if follows:
+        assert not unsafe.any()
+    else:
+        assert hh.weight[unsafe].sum() > 0.1 * hh.weight[households].sum()
 
 
 def test_relocation_off_keeps_hazard_zone_households_in_place():

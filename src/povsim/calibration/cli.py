@@ -59,9 +59,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     cal = sub.add_parser(
         "calibrate",
         help="fit the uncertain parameters to the 2014–2017 targets and write them for the baseline",
-        description="Fit parameters to the survey headcounts 2015–2017, the end-2015 registry stock and the 2016 "
-        "county exits (nothing after 2017), check the regional split, the counties exited by 2017, re-registration "
-        "and relocation, print every target's error and whether it meets its acceptance, write the calibrated values "
+        description="Fit parameters to the survey headcounts 2015–2017 and their regional split, the end-2015 "
+        "registry stock, the people re-registered in 2016 and the counties exited by 2016 and by 2017 (nothing after "
+        "2017), check relocation, print every target's error and whether it meets its acceptance, write the "
+        "calibrated values "
         "(with provenance and posterior draws) to the parameter data every run uses, and a fit report (fit.csv, "
         "fit.png) into --out.",
     )

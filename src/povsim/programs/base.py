@@ -346,18 +346,27 @@ class Programme(ABC):
         return fit_within(idx, priority, total, group, budget, self.uniform_of(name, idx), pool=pool, u_pool=u_pool)
 
     def cap(
-        self, idx: np.ndarray, priority: np.ndarray, amount: np.ndarray, capacity: float, name: str = "capacity"
+        self,
+        idx: np.ndarray,
+        priority: np.ndarray,
+        amount: np.ndarray,
+        capacity: float | np.ndarray,
+        name: str = "capacity",
+        group: np.ndarray | None = None,
     ) -> np.ndarray:
         """Keep candidates in ``priority`` order while the national ``amount`` (households or
-        people, real units) stays within ``capacity``; the marginal one probabilistically."""
+        people, real units) stays within ``capacity``; the marginal one probabilistically. With
+        ``group`` (a code 0 … k−1 per candidate), ``capacity`` holds one limit per group."""
         if idx.size == 0:
             return idx
+        if group is None:
+            group, capacity = np.zeros(idx.size, np.int8), np.array([capacity])
         return fit_within(
             idx,
             priority,
             amount.astype(np.float64),
-            np.zeros(idx.size, np.int8),
-            np.array([max(capacity, 0.0)]),
+            group,
+            np.maximum(np.asarray(capacity, np.float64), 0.0),
             self.uniform_of(name, idx),
         )
 

@@ -4,6 +4,9 @@ water part of 两不愁三保障 for registered households.
 The existing dilapidated houses and unsafe water supplies of registered households are fixed
 at an even pace so that none is left by ``housing.target_year`` ([plan-13th-fyp] box 1; [decision-2015] §14),
 poorest first, at 12,500 yuan per house ([cheng-2017] app. 1, Lintao case) and a per-household cost of water works.
+A poor county keeps its own pace, to its planned exit year (``housing.follows_exit_plan``): a household
+exits only with a safe house and safe water, so a county cannot bring its registry below the exit
+threshold before its houses are fixed (the plan year is :attr:`povsim.governance.Governance.plan_year`).
 An entitlement funded at ``budget.scale`` of the year's need. It pays no income: its exits are
 credited by the guarantee rule of :mod:`povsim.attribution`.
 """
@@ -23,10 +26,13 @@ class Housing(Programme):
             return
         hh, y = model.households, model.year
         eligible = np.flatnonzero(self.supported() & ~(hh.housing_safe & hh.water_safe))
-        share = even_pace(y, self.param("target_year"))
-        idx = self.cap(
-            eligible, self.poorest_first(eligible), hh.weight[eligible], float(hh.weight[eligible].sum()) * share
-        )
+        # households grouped by their county's deadline; each group fixes its even share of what is
+        # left, all of it from the deadline on
+        deadlines, group = np.unique(self.deadline()[hh.county[eligible]], return_inverse=True)
+        need = np.bincount(group, hh.weight[eligible].astype(np.float64), deadlines.size)
+        pace = np.array([even_pace(y, int(d)) for d in deadlines])
+        capacity = np.where(pace >= 1.0, np.inf, need * pace)
+        idx = self.cap(eligible, self.poorest_first(eligible), hh.weight[eligible], capacity, group=group)
         cost = ~hh.housing_safe[idx] * float(self.param("renovation_cost")) + ~hh.water_safe[idx] * float(
             self.param("water_cost")
         )
@@ -38,3 +44,13 @@ class Housing(Programme):
         hh.water_safe[chosen] = True
         self.fixed_guarantee(chosen)
         self.record(chosen, cost=cost[pos])
+
+    def deadline(self) -> np.ndarray:
+        """Per county, the year by which its registered households' houses and water are fixed:
+        a poor county's planned exit year (its households cannot exit, nor it, before), else
+        ``housing.target_year``; with ``housing.follows_exit_plan`` off, the target year everywhere."""
+        target = int(self.param("target_year"))
+        plan = self.model.governance.plan_year.astype(np.int64)
+        if not self.param("follows_exit_plan"):
+            return np.full(plan.size, target)
+        return np.where(plan > 0, np.minimum(plan, target), target)
