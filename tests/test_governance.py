@@ -259,7 +259,7 @@ def test_village_and_county_exits_do_not_depend_on_the_scale(fine_results_2017):
 
 def _applicants_wrong_exit_rate(model: PovertyModel) -> float:
     """The exited-weighted mean wrong-exit rate an evaluation would judge, over the poor counties
-    whose (noise-freed) incidence is below the exit threshold at the end of the run."""
+    open at the run's last review whose (noise-freed) incidence is below the exit threshold."""
     gov, geo, hh = model.governance, model.geography, model.households
     exited_now = hh.status == EXITED
     exited = gov.county_people(exited_now)
@@ -268,7 +268,9 @@ def _applicants_wrong_exit_rate(model: PovertyModel) -> float:
     rate = gov.denoised_rate(sampled, exited, geo.county_poor, gov.wrong_z)
     incidence = gov.exit_incidence(gov.county_people(hh.status == REGISTERED) / gov.rural_people)
     threshold = model.params.region("governance.county.incidence_threshold")[geo.county_region]
-    applying = geo.county_poor & (gov.exit_year == 0) & (incidence < threshold)
+    # the counties open at this review: not exited before it (those exiting at it included)
+    open_ = (gov.exit_year == 0) | (gov.exit_year == model.year)
+    applying = geo.county_poor & open_ & (incidence < threshold)
     assert applying.sum() >= 20
     return float((rate * exited)[applying].sum() / exited[applying].sum())
 
