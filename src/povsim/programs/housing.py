@@ -28,11 +28,12 @@ class Housing(Programme):
         eligible = np.flatnonzero(self.supported() & ~(hh.housing_safe & hh.water_safe))
         # households grouped by their county's deadline; each group fixes its even share of what is
         # left, all of it from the deadline on
+        weight = hh.weight[eligible].astype(np.float64)
         deadlines, group = np.unique(self.deadline()[hh.county[eligible]], return_inverse=True)
-        need = np.bincount(group, hh.weight[eligible].astype(np.float64), deadlines.size)
+        need = np.bincount(group, weight, deadlines.size)
         pace = np.array([even_pace(y, int(d)) for d in deadlines])
         capacity = np.where(pace >= 1.0, np.inf, need * pace)
-        idx = self.cap(eligible, self.poorest_first(eligible), hh.weight[eligible], capacity, group=group)
+        idx = self.cap(eligible, self.poorest_first(eligible), weight, capacity, group=group)
         cost = ~hh.housing_safe[idx] * float(self.param("renovation_cost")) + ~hh.water_safe[idx] * float(
             self.param("water_cost")
         )
