@@ -32,16 +32,6 @@ period, 2016–2020'); a cited key such as '[plan-13th-fyp]' is a document's nam
 POLICY_DOCUMENTS = {key for key, src in load_sources().items() if src.kind in ("core", "document")}
 """Keys of policy documents (plans, decisions, opinions, reports on work), which may announce plans for
 years after the forecast origin; a statistics key records observations, which must not come from them."""
-UNMARKED_SOURCES = {
-    "budget.relocation_financing": "its source 'about 600bn for relocation 2016–2020 ([plan-13th-fyp] box 7; "
-    "...)' gives 2020 without saying the 600bn is planned (it reads as the amount spent by 2020)",
-}
-UNMARKED_VALUES = {
-    "programs.relocation.years": "its value runs to 2020 and its source, '[plan-13th-fyp] box 1', cites the plan "
-    "without a word marking 2016–2020 as the plan's period",
-}
-"""Parameters the guards flag, reported in issue 22 rather than edited here: strict xfails, so a test
-fails as soon as the TOML file is fixed and the entry must then be removed."""
 
 
 def plan_marks(source: str) -> tuple[list[str], list[int]]:
@@ -90,14 +80,6 @@ def value_years(param) -> list[int]:
 
     walk(param.value)
     return years
-
-
-def guarded(params, known: dict[str, str]) -> list:
-    """``params`` as pytest parameters, those in ``known`` as strict xfails with its reason."""
-    return [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=known[p.path])) if p.path in known else p
-        for p in params
-    ]
 
 
 def is_numeric(value) -> bool:
@@ -154,7 +136,7 @@ def test_shares_sum_to_one(param):
     assert total == pytest.approx(1.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("param", guarded(PARAMS, UNMARKED_SOURCES), ids=lambda p: p.path)
+@pytest.mark.parametrize("param", list(PARAMS), ids=lambda p: p.path)
 def test_no_source_cites_an_outcome_after_2017(param):
     """Every year-like number after the forecast origin (end-2017) in a parameter's source is a plan or
     target of a cited policy document ('to be relocated 2016–2020 (binding)', 'by 2020 ([decision-2015]
@@ -163,7 +145,7 @@ def test_no_source_cites_an_outcome_after_2017(param):
     assert not problems, f"{param.path}: " + "; ".join(problems)
 
 
-@pytest.mark.parametrize("param", guarded(PARAMS, UNMARKED_VALUES), ids=lambda p: p.path)
+@pytest.mark.parametrize("param", list(PARAMS), ids=lambda p: p.path)
 def test_no_value_after_2017_unless_its_source_marks_the_plan(param):
     """Every year after the forecast origin in a parameter's value — a key of a table by year (budgets,
     planned posts), a year (a target year, a plan period) — lies within a plan or target its source
