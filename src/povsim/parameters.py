@@ -196,6 +196,11 @@ class ParameterSet:
                 out.extend(f"{path}.{k}" for k in p.value)
         return out
 
+    def has_group(self, prefix: str) -> bool:
+        """Whether parameters lie under ``prefix`` (``economy``, ``economy.growth``): a table of the
+        parameter files, not a parameter."""
+        return any(path.startswith(prefix + ".") for path in self._parameters)
+
     def resolve_path(self, path: str) -> tuple[str, str | None]:
         """Split a key path into (parameter path, key inside a table value or None).
 

@@ -207,12 +207,14 @@ def flatten_overrides(table: Mapping[str, Any], params: ParameterSet, origin: st
     """Turn a nested ``[params]`` table into ``{key.path: value}``.
 
     Nesting stops at a parameter path: a table given for a table-valued parameter is its
-    (partial) value.
+    (partial) value. A table is opened only where parameters lie under it (``[params.economy]``); any
+    other key keeps its table as a value, so validation refuses it by name instead of an empty table
+    (``"budget.central_special_funds.2016" = {}``) dropping out unseen.
     """
     out: dict[str, Any] = {}
     for name, value in table.items():
         path = f"{prefix}.{name}" if prefix else name
-        if path in params or not isinstance(value, dict):
+        if path in params or not isinstance(value, dict) or not params.has_group(path):
             out[path] = value
         else:
             out.update(flatten_overrides(value, params, origin, path))
@@ -306,8 +308,10 @@ def parse_set(items: Iterable[str]) -> dict[str, Any]:
         if not sep or not key or not text.strip():
             raise PovsimInputError(f"--set {item!r}: expected key.path=value")
         try:
-            value = tomllib.loads(f"v = {text.strip()}")["v"]
+            parsed = tomllib.loads(f"v = {text.strip()}")
         except tomllib.TOMLDecodeError:
-            value = text.strip()
-        out[key] = value
+            parsed = {"v": text.strip()}
+        if list(parsed) != ["v"]:
+            raise PovsimInputError(f"--set {item!r}: expected key.path=value with one value, got more than one line")
+        out[key] = parsed["v"]
     return out
