@@ -6,6 +6,8 @@ shared through session-scoped fixtures so the whole suite stays fast.
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +88,63 @@ def fine_results_2017() -> list[pd.DataFrame]:
     """Results of three runs to 2017 at 1 agent : 10 households (seeds 1–3), the reference for
     checks that coarse scales agree with fine ones (~20 s a run)."""
     return [run_model(seed=seed, scale=10, end_year=2017).results() for seed in (1, 2, 3)]
+
+
+# --- counting the assertions each test reaches (issue 22) ------------------------------------------
+#
+# POVSIM_COUNT_ASSERTIONS=FILE pytest -p no:cacheprovider -o enable_assertion_pass_hook=true
+#
+# writes FILE: one line per test, "<count>\t<node id>", counting the ``assert`` statements that passed
+# (pytest's assertion-pass hook, which needs the ini option and freshly rewritten test modules), the
+# ``pytest.raises`` / ``pytest.warns`` blocks entered and the numpy and pandas ``assert_*`` helpers
+# called. A test at 0 never checked anything it ran.
+
+_COUNT_FILE = os.environ.get("POVSIM_COUNT_ASSERTIONS")
+_counts: dict[str, int] = {}
+_current: list[str] = []
+
+
+def _count() -> None:
+    if _current:
+        _counts[_current[0]] = _counts.get(_current[0], 0) + 1
+
+
+def pytest_assertion_pass(item, lineno, orig, expl):
+    _count()
+
+
+def _counting(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        _count()
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+if _COUNT_FILE:
+    import numpy.testing as _npt
+    import pandas.testing as _pdt
+
+    for _module in (_npt, _pdt, np.testing):
+        for _name in dir(_module):
+            if _name.startswith("assert_") and callable(getattr(_module, _name)):
+                setattr(_module, _name, _counting(getattr(_module, _name)))
+    pytest.raises = _counting(pytest.raises)
+    pytest.warns = _counting(pytest.warns)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    if not _COUNT_FILE:
+        yield
+        return
+    _current[:] = [item.nodeid]
+    _counts.setdefault(item.nodeid, 0)
+    yield
+    _current.clear()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _COUNT_FILE and _counts:
+        Path(_COUNT_FILE).write_text("".join(f"{n}\t{node}\n" for node, n in sorted(_counts.items())))

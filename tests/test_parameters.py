@@ -105,22 +105,25 @@ def test_every_parameter_has_unit_and_source(param):
     assert param.source.strip(), param.path
 
 
-@pytest.mark.parametrize("param", list(PARAMS), ids=lambda p: p.path)
+ASSUMED_NUMBERS = [p for p in PARAMS if "assumption" in p.source.lower() and is_numeric(p.value)]
+NUMBERS = [p for p in PARAMS if is_numeric(p.value)]
+
+
+@pytest.mark.parametrize("param", ASSUMED_NUMBERS, ids=lambda p: p.path)
 def test_assumed_numbers_have_a_range_or_bounds(param):
-    if "assumption" in param.source.lower() and is_numeric(param.value):
-        assert param.range is not None or param.bounds is not None, param.path
+    assert param.range is not None or param.bounds is not None, param.path
 
 
-@pytest.mark.parametrize("param", list(PARAMS), ids=lambda p: p.path)
+@pytest.mark.parametrize("param", NUMBERS, ids=lambda p: p.path)
 def test_defaults_lie_within_bounds_and_range(param):
-    values = []
-    if is_numeric(param.value):
-        v = param.value
-        values = list(v.values()) if isinstance(v, dict) else (v if isinstance(v, list) else [v])
-    if param.bounds is not None:
-        lo, hi = param.bounds
-        assert lo <= hi
-        assert all(lo <= x <= hi for x in values), param.path
+    """Every number has bounds (what a scenario may set) holding its default, and a range to calibrate
+    over, if it has one, within them."""
+    v = param.value
+    values = list(v.values()) if isinstance(v, dict) else (v if isinstance(v, list) else [v])
+    assert param.bounds is not None, f"{param.path}: a number without bounds"
+    lo, hi = param.bounds
+    assert lo <= hi
+    assert all(lo <= x <= hi for x in values), param.path
     if param.range is not None:
         lo, hi = param.range
         assert lo < hi
