@@ -49,6 +49,7 @@ class Employment(Programme):
 
         posts = np.flatnonzero(self.post)
         self.record(posts, gain=wage, transfer=wage, cost=wage)
-        # placed workers still away: their remittance is the channel's (already in market income)
+        # placed workers still away: what their remittance adds over the earnings they gave up at home
+        # is the channel's gain (already in market income, where the worker no longer earns locally)
         placed = np.flatnonzero(active(self.placed_until, y) & (hh.migrants > 0))
-        self.record(placed, gain=hh.remittance[placed])
+        self.record(placed, gain=np.maximum(hh.remittance[placed] - hh.local_earnings[placed], 0.0))
