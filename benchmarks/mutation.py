@@ -1,0 +1,385 @@
+"""Mutation score of the core modules, on demand (never in CI): mutmut 3 over one module at a time.
+
+Usage (from the repository root, after ``.venv/bin/pip install -e ".[test,mutation]"``)::
+
+    .venv/bin/python benchmarks/mutation.py                      # every core module, small to large
+    .venv/bin/python benchmarks/mutation.py --module money       # one module (repeatable)
+    .venv/bin/python benchmarks/mutation.py --budget 120         # stop starting modules after 120 min
+    .venv/bin/python benchmarks/mutation.py --before             # without tests/test_mutants_*.py
+    .venv/bin/python benchmarks/mutation.py --worktree           # plus uncommitted tests/test_mutants_*.py
+    .venv/bin/python benchmarks/mutation.py --list               # the modules, their mutants and tests
+
+Each module is measured in a scratch copy (``--workdir``, default ``/tmp/povsim-mutation``) of the
+commit (``git archive HEAD``; ``--worktree`` adds the working tree's ``tests/test_mutants_*.py``, for
+trying new tests before they are committed), so nothing in the repository is touched and a model run elsewhere keeps
+importing the unmutated code. mutmut copies ``src/`` into ``mutants/``, turns every function of the
+module into a trampoline that calls one mutant at a time, and for each mutant forks a pytest run of the
+module's tests (:data:`MODULES`): a fast selection of existing tests plus ``tests/test_mutants_<module>.py``
+(left out with ``--before``), run in that order (own tests first) with ``-x``: a mutant is killed at its
+first failing test.
+
+mutmut associates a function with the tests that called it, but a call made while a module- or
+session-scoped fixture is built is credited to the first test using the fixture only, so the tests that
+read the fixture's model later would never run against that mutant. The driver therefore gives every
+function the module's tests reached all of the module's tests (:data:`DRIVER`). Functions no test
+reached are "no tests" (not killed). Decorated functions other than static and class methods
+(``@property`` above all) are not mutated by mutmut 3, nor is module-level code.
+
+The table counts, per module: mutants, killed, survived (incl. "no tests"), timeouts (mutmut's CPU-time
+limit: a mutant that hangs is detected, counted as killed in the score), equivalent (survivors listed in
+:data:`EQUIVALENT`, with the reason: no observable change), not checked (the budget ran out) and the
+score = (killed + timeout) / (mutants − equivalent − not checked). Survivors and their diffs are written
+to ``<workdir>/<module>/survivors.md``, the numbers to ``<workdir>/<module>/summary.json``; results are in
+``docs/testing.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+INV = "tests/test_invariants.py::"
+RUN = "[baseline-seed7-2018]"
+INVARIANTS_ONE_RUN = [
+    f"{INV}test_exits_and_relapse_are_recomputed_from_the_household_table{RUN}",
+    f"{INV}test_sustained_exits_are_a_cohorts_exits_less_its_relapses_within_three_years{RUN}",
+    f"{INV}test_relapse_is_not_vacuous{RUN}",
+    f"{INV}test_funds_are_the_documented_money_times_the_shares{RUN}",
+    f"{INV}test_spending_is_what_beneficiaries_received_plus_documented_unit_costs{RUN}",
+]
+"""The invariants recomputed from the household table over one run (1 : 500 / 1 : 5000, seed 7, to 2018)."""
+FUNDS = [
+    f"{INV}test_funds_are_the_documented_money_times_the_shares{RUN}",
+    f"{INV}test_funds_are_the_documented_money_times_the_shares[relocation2-carry0.5-seed4-2018]",
+    f"{INV}test_budget_scale_scales_every_channels_first_year_funds_exactly",
+    f"{INV}test_channel_scale_moves_its_channel_alone",
+    f"{INV}test_documented_funds_read_the_parameters_as_documented",
+]
+GOV = "tests/test_governance.py::"
+GOVERNANCE_FAST = [
+    GOV + name
+    for name in (
+        "test_county_and_village_exits_are_cumulative_and_bounded",
+        "test_exited_counties_met_the_incidence_threshold",
+        "test_recheck_removes_and_adds_in_its_year_only",
+        "test_false_exits_are_recorded_and_the_evaluation_detects_some",
+        "test_exit_pressure_rises_toward_the_plan_year",
+        "test_deep_poverty_counties_are_the_deepest_and_get_more_funds_from_2018",
+        "test_registry_statuses_stay_consistent",
+        "test_no_county_or_village_exits_before_the_exit_mechanism",
+        "test_expected_registry_gives_every_county_a_quota",
+        "test_exit_incidence_removes_sampling_noise_only_at_coarse_scales",
+        "test_county_rates_without_agents_are_the_regions_not_zero",
+        "test_split_rates_are_two_halves_of_the_sampled_rate",
+        "test_denoised_rates_of_checked_counties_keep_their_lower_tail",
+    )
+]
+"""test_governance.py without its many-seed and 1 : 10 comparisons (those take minutes)."""
+ATTRIBUTION = "tests/test_attribution.py"
+PROGRAMME_TESTS = [*INVARIANTS_ONE_RUN, ATTRIBUTION, "tests/test_bounds.py"]
+
+MODULES: dict[str, tuple[str, list[str]]] = {
+    # name: (source file, existing tests selected); ordered small to large by mutmut's mutant count
+    "programs.health": ("src/povsim/programs/health.py", PROGRAMME_TESTS),
+    "households": ("src/povsim/households.py", ["tests/test_accounting.py", *INVARIANTS_ONE_RUN[:1]]),
+    "programs.housing": ("src/povsim/programs/housing.py", PROGRAMME_TESTS),
+    "measurement": ("src/povsim/measurement.py", ["tests/test_accounting.py", *INVARIANTS_ONE_RUN[:3]]),
+    "attribution": ("src/povsim/attribution.py", ["tests/test_accounting.py", *INVARIANTS_ONE_RUN[:3], ATTRIBUTION]),
+    "programs.employment": ("src/povsim/programs/employment.py", PROGRAMME_TESTS),
+    "programs.relocation": ("src/povsim/programs/relocation.py", PROGRAMME_TESTS),
+    "programs.education": ("src/povsim/programs/education.py", PROGRAMME_TESTS),
+    "programs.ecology": ("src/povsim/programs/ecology.py", PROGRAMME_TESTS),
+    "programs.credit": ("src/povsim/programs/credit.py", PROGRAMME_TESTS),
+    "programs.floor": ("src/povsim/programs/floor.py", PROGRAMME_TESTS),
+    "money": ("src/povsim/money.py", FUNDS),
+    "programs.industry": ("src/povsim/programs/industry.py", PROGRAMME_TESTS),
+    "registry": ("src/povsim/registry.py", ["tests/test_accounting.py", *INVARIANTS_ONE_RUN[:3]]),
+    "programs.base": ("src/povsim/programs/base.py", PROGRAMME_TESTS),
+    "governance": ("src/povsim/governance.py", ["tests/test_accounting.py", *GOVERNANCE_FAST]),
+}
+"""The core modules of issue 22 and the existing tests run against each one's mutants, fast ones only
+(seconds per mutant): the invariants of one observed run, the spending bounds, the registry accounting,
+the funds and levers, attribution's known answers; ``tests/test_mutants_<module>.py`` is added when it exists."""
+
+FLOAT64 = "astype(None) is astype(float64): the same values"
+FALSY = "by_county=None is falsy like False: the same branch"
+EQUIVALENT: dict[str, str] = {
+    "povsim.households.xǁHouseholdsǁcheck__mutmut_4": "members summed as float64 instead of int: the same comparisons",
+    "povsim.households.xǁHouseholdsǁpeople_weight_of__mutmut_2": FLOAT64,
+    "povsim.programs.health.xǁHealthǁstep__mutmut_52": FALSY,
+    "povsim.programs.housing.xǁHousingǁdeadline__mutmut_7": FLOAT64 + " (deadlines are read as int(d) and compared)",
+    "povsim.programs.housing.xǁHousingǁdeadline__mutmut_23": "plan > 1 for plan > 0: plan years are 0 or 2016 on",
+    "povsim.programs.housing.xǁHousingǁstep__mutmut_9": FLOAT64,
+    "povsim.programs.housing.xǁHousingǁstep__mutmut_22": "bincount without minlength: np.unique's groups fill 0 … k−1",
+    "povsim.programs.housing.xǁHousingǁstep__mutmut_31": "no infinite capacity at the deadline: the capacity is then "
+    "the whole need (pace 1), which admits every household (up to rounding in the last one's lottery)",
+    "povsim.programs.housing.xǁHousingǁstep__mutmut_37": "pace > 1 for pace >= 1: the pace is at most 1, and at 1 the "
+    "capacity is the whole need (see step__mutmut_31)",
+    "povsim.programs.housing.xǁHousingǁstep__mutmut_38": "pace >= 2: as step__mutmut_37",
+    "povsim.programs.housing.xǁHousingǁstep__mutmut_76": FALSY,
+}
+"""Surviving mutants with no observable change, by mutmut name, and why (valid for the commit recorded
+in docs/testing.md; a change to the function renumbers its mutants)."""
+
+DRIVER = r"""
+import json
+import sys
+import mutmut.__main__ as mm
+from mutmut.runners.harness import PytestRunner
+from mutmut.state import state
+from mutmut.stats import save_stats
+from mutmut.utils.format_utils import strip_prefix
+
+collect = mm.run_stats_collection
+
+def run_stats_collection(runner, tests=None):
+    collect(runner, tests)
+    s = state()
+    every = {strip_prefix(t, prefix="mutants/") for t in s.duration_by_test}
+    for name in list(s.tests_by_mangled_function_name):
+        s.tests_by_mangled_function_name[name] = set(every)
+    save_stats()
+
+mm.run_stats_collection = run_stats_collection
+
+# run a mutant's tests in the order of the selection (the module's own tests first), not a set's order
+order = json.loads(sys.argv[2])
+regular_run = PytestRunner._pytest_args_regular_run
+
+def rank(test):
+    return next((i for i, sel in enumerate(order) if test == sel or test.startswith(sel + "::")
+                 or test.startswith(sel + "[")), len(order)), test
+
+def in_order(self, tests):
+    return regular_run(self, sorted(tests, key=rank))
+
+PytestRunner._pytest_args_regular_run = in_order
+sys.argv = ["mutmut", "run", "--max-children", sys.argv[1]]
+mm.cli()
+"""
+"""``mutmut run``, with every function the tests reached given all the module's tests (see above)."""
+
+SHOW = r"""
+import json, sys
+from pathlib import Path
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+path, names = sys.argv[1], json.loads(sys.argv[2])
+print(json.dumps({n: get_diff_for_mutant(n, path=Path(path)) for n in names}))
+"""
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def export(dest: Path, worktree: bool) -> None:
+    """The commit's files a test run needs (src, tests, scenarios, pyproject.toml) into ``dest``; with
+    ``worktree``, the working tree's ``tests/test_mutants_*.py`` over them (the rest of the working tree,
+    other people's work in progress, is left out)."""
+    paths = ["src", "tests", "scenarios", "pyproject.toml"]
+    with tempfile.TemporaryFile() as fh:
+        subprocess.run(["git", "archive", "HEAD", *paths], cwd=REPO, check=True, stdout=fh)
+        fh.seek(0)
+        with tarfile.open(fileobj=fh) as tar:
+            tar.extractall(dest, filter="data")
+    if worktree:
+        for src in (REPO / "tests").glob("test_mutants_*.py"):
+            shutil.copy2(src, dest / "tests" / src.name)
+
+
+def commit_label(worktree: bool) -> str:
+    return git("rev-parse", "--short", "HEAD") + (" + test_mutants_*.py of the working tree" if worktree else "")
+
+
+def tests_for(module: str, root: Path, before: bool) -> list[str]:
+    tests = list(MODULES[module][1])
+    own = f"tests/test_mutants_{module.split('.')[-1]}.py"
+    if not before and (root / own).exists():
+        tests.append(own)
+    return tests
+
+
+def run_order(tests: list[str]) -> list[str]:
+    """The order a mutant's tests run in: the module's own file first (fast and aimed at it), then the rest
+    as listed."""
+    return sorted(tests, key=lambda t: not t.startswith("tests/test_mutants_"))
+
+
+def configure(root: Path, module: str, tests: list[str]) -> None:
+    """Append the module's ``[tool.mutmut]`` table to the copy's pyproject.toml."""
+    source = MODULES[module][0]
+    table = [
+        "",
+        "[tool.mutmut]",
+        'source_paths = ["src"]',
+        f"only_mutate = [{json.dumps(source)}]",
+        'also_copy = ["scenarios"]',
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]',
+        "timeout_constant = 3.0",
+        "",
+    ]
+    with open(root / "pyproject.toml", "a") as fh:
+        fh.write("\n".join(table))
+
+
+def statuses(root: Path, module: str) -> dict[str, str]:
+    """Each mutant's status as mutmut records it (``mutants/<source>.meta``)."""
+    from mutmut.stats import status_by_exit_code
+
+    meta = root / "mutants" / (MODULES[module][0] + ".meta")
+    if not meta.exists():
+        return {}
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    return {name: status_by_exit_code[code] for name, code in codes.items()}
+
+
+def summarise(module: str, status: dict[str, str], wall: float, tests: list[str]) -> dict:
+    count = {s: sum(1 for v in status.values() if v == s) for s in set(status.values())}
+    killed = count.get("killed", 0)
+    timeout = count.get("timeout", 0)
+    not_checked = count.get("not checked", 0)
+    survivors = sorted(n for n, s in status.items() if s in ("survived", "no tests", "suspicious", "segfault"))
+    equivalent = [n for n in survivors if n in EQUIVALENT]
+    judged = len(status) - len(equivalent) - not_checked
+    return {
+        "module": module,
+        "mutants": len(status),
+        "killed": killed,
+        "timeout": timeout,
+        "survived": len(survivors),
+        "no_tests": count.get("no tests", 0),
+        "equivalent": len(equivalent),
+        "not_checked": not_checked,
+        "score": (killed + timeout) / judged if judged > 0 else None,
+        "wall_seconds": round(wall, 1),
+        "tests": tests,
+        "survivors": [n for n in survivors if n not in EQUIVALENT],
+        "equivalent_mutants": equivalent,
+    }
+
+
+def write_survivors(root: Path, module: str, summary: dict) -> None:
+    names = summary["survivors"] + summary["equivalent_mutants"]
+    diffs: dict[str, str] = {}
+    if names:
+        out = subprocess.run(
+            [PYTHON, "-c", SHOW, MODULES[module][0], json.dumps(names)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        diffs = json.loads(out.stdout) if out.returncode == 0 else {}
+    lines = [f"# Surviving mutants of {module}", ""]
+    for name in names:
+        why = EQUIVALENT.get(name)
+        title = f"## {name}" + (f" — equivalent: {why}" if why else "")
+        lines += [title, "", "```diff", diffs.get(name, "?"), "```", ""]
+    (root / "survivors.md").write_text("\n".join(lines))
+
+
+def measure(module: str, args: argparse.Namespace, deadline: float) -> dict:
+    root = Path(args.workdir) / module
+    if root.exists() and not args.resume:
+        shutil.rmtree(root)
+    if not root.exists():
+        root.mkdir(parents=True)
+        export(root, args.worktree)
+        (root / "COMMIT").write_text(commit_label(args.worktree))
+        configure(root, module, tests_for(module, root, args.before))
+    tests = tests_for(module, root, args.before)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+    env.pop("PYTHONPATH", None)
+    start = time.monotonic()
+    with open(root / "mutmut.log", "w") as log:
+        proc = subprocess.Popen(
+            [PYTHON, "-c", DRIVER, str(args.workers), json.dumps(run_order(tests))],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 1.0))
+        except subprocess.TimeoutExpired:
+            print(f"  {module}: time budget reached, stopping mutmut", flush=True)
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    wall = time.monotonic() - start
+    summary = summarise(module, statuses(root, module), wall, tests)
+    summary["mutmut_exit_code"] = proc.returncode
+    summary["commit"] = (root / "COMMIT").read_text().strip()
+    write_survivors(root, module, summary)
+    (root / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def table(rows: list[dict]) -> str:
+    head = "| module | mutants | killed | timeout | survived | equivalent | not checked | score | wall |"
+    out = [head, "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        score = "—" if r["score"] is None else f"{100 * r['score']:.1f}%"
+        out.append(
+            f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['timeout']} | {r['survived']} | "
+            f"{r['equivalent']} | {r['not_checked']} | {score} | {r['wall_seconds'] / 60:.1f} min |"
+        )
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", action="append", choices=list(MODULES), help="module to mutate (repeatable)")
+    parser.add_argument("--budget", type=float, default=None, help="minutes; no module is started after it")
+    parser.add_argument("--workers", type=int, default=2, help="mutants run at once (default 2)")
+    parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "povsim-mutation"))
+    parser.add_argument("--before", action="store_true", help="leave out tests/test_mutants_*.py")
+    parser.add_argument("--worktree", action="store_true", help="HEAD plus the working tree's tests/test_mutants_*.py")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --workdir")
+    parser.add_argument("--list", action="store_true", help="print the modules and their tests, and stop")
+    args = parser.parse_args(argv)
+    modules = args.module or list(MODULES)
+    if args.list:
+        for m in modules:
+            print(m, MODULES[m][0], *tests_for(m, REPO, args.before), sep="\n  ")
+        return 0
+    commit = commit_label(args.worktree)
+    command = " ".join(["python", "benchmarks/mutation.py", *(argv if argv is not None else sys.argv[1:])])
+    print(f"commit {commit}; {command}", flush=True)
+    deadline = time.monotonic() + (args.budget * 60 if args.budget else float("inf"))
+    rows, skipped = [], []
+    for module in modules:
+        if time.monotonic() >= deadline:
+            skipped.append(module)
+            continue
+        print(f"{module} ...", flush=True)
+        rows.append(measure(module, args, deadline))
+        print(table(rows[-1:]).splitlines()[-1], flush=True)
+    print()
+    print(table(rows))
+    if skipped:
+        print("not measured (budget):", ", ".join(skipped))
+    (Path(args.workdir) / "summary.json").write_text(
+        json.dumps({"commit": commit, "command": command, "modules": rows, "not_measured": skipped}, indent=2)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
