@@ -118,6 +118,8 @@ FALSY = "by_county=None is falsy like False: the same branch"
 EQUIVALENT: dict[str, str] = {
     "povsim.households.xǁHouseholdsǁcheck__mutmut_4": "members summed as float64 instead of int: the same comparisons",
     "povsim.households.xǁHouseholdsǁpeople_weight_of__mutmut_2": FLOAT64,
+    "povsim.measurement.x_market_income__mutmut_15": "always the scalar branch: its expressions give the same "
+    "sigma and factor for an array of added risk (the other branch is the in-place version of the same)",
     "povsim.programs.health.xǁHealthǁstep__mutmut_52": FALSY,
     "povsim.programs.housing.xǁHousingǁdeadline__mutmut_7": FLOAT64 + " (deadlines are read as int(d) and compared)",
     "povsim.programs.housing.xǁHousingǁdeadline__mutmut_23": "plan > 1 for plan > 0: plan years are 0 or 2016 on",
