@@ -53,6 +53,18 @@ def test_an_exit_the_gains_carried_is_split_in_proportion_to_them():
     assert shares.sum() == pytest.approx(1.0)
 
 
+def test_a_channel_that_cost_the_household_income_is_credited_none_of_its_exit():
+    """Income 3,100 with industry +400 and relocation −200 (farm land given up exceeding the wage gain):
+    without both 2,900, short of the line, so the exit is the gains'; relocation lowered the income and
+    takes none of it, industry all. With relocation at −500 the household would clear the line on its
+    own (3,200 without the programmes), and the exit is ``own``."""
+    model = stub({"industry": [400.0, 400.0], "relocation": [-200.0, -500.0]}, [-1, -1], [0, 0], [0, 0], [1, 1])
+    shares = ExitAttribution(model).shares(np.arange(2), np.array([3100.0, 3100.0]), LINE)
+    expected = np.zeros((2, len(ATTRIBUTION_CHANNELS)))
+    expected[0, C["industry"]] = expected[1, C["own"]] = 1.0
+    np.testing.assert_array_equal(shares, expected)
+
+
 def test_an_exit_on_own_income_goes_to_the_guarantee_fixed_this_registration_else_own():
     """Income 4,000 with industry +300: 3,700 without it clears the line, so the exit is not the gain's.
     It goes to housing where housing made the house safe since the household was registered (2015),
@@ -94,11 +106,9 @@ INCOME_CHANNELS = [name for name in CHANNELS if name != "housing"]
 the guarantees, never income)."""
 FIRST_YEAR = {"relocation": 2016}
 """The first year a channel has beneficiaries, where it is not 2015 (relocation starts in 2016)."""
-LEDGER_NOT_THE_EFFECT = {
-    "relocation": "the ledger credits relocation its follow-up support and wage-access gain but not the farm "
-    "income a household gives up by moving, nor the riskier income of the first years; its beneficiaries' "
-    "income rises by 0.80 of its recorded gain (issue 20: effects the ledger credits by itself)",
-}
+MEAN_ZERO_RISK = {"programs.relocation.extra_income_sigma": 0.0}
+"""Relocation also widens the transitory shock of the recently moved (mean one, no credit): held off in
+both runs, so that what is compared is the credited effect."""
 
 
 def run_recording(overrides: dict, end_year: int, seed: int = 11) -> tuple[PovertyModel, dict]:
@@ -116,18 +126,10 @@ def run_recording(overrides: dict, end_year: int, seed: int = 11) -> tuple[Pover
 
 @pytest.fixture(scope="module")
 def nothing_on() -> dict[int, dict]:
-    return {year: run_recording(ALL_OFF, year)[1] for year in (2015, 2016)}
+    return {year: run_recording({**ALL_OFF, **MEAN_ZERO_RISK}, year)[1] for year in (2015, 2016)}
 
 
-@pytest.mark.parametrize(
-    "channel",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=LEDGER_NOT_THE_EFFECT[name]))
-        if name in LEDGER_NOT_THE_EFFECT
-        else name
-        for name in INCOME_CHANNELS
-    ],
-)
+@pytest.mark.parametrize("channel", INCOME_CHANNELS)
 def test_a_channels_recorded_gain_is_what_it_adds_to_its_beneficiaries_income(channel, nothing_on):
     """With the same seed and every other channel off, the channel on against off in its first year: every
     household whose income changed is one the channel recorded a gain for, the change has the gain's
@@ -135,16 +137,37 @@ def test_a_channels_recorded_gain_is_what_it_adds_to_its_beneficiaries_income(ch
     multiplying a gain inside market income). A gain counted twice, or an effect with its sign flipped,
     fails here."""
     year = FIRST_YEAR.get(channel, 2015)
-    model, on = run_recording({**ALL_OFF, f"programs.{channel}.enabled": True}, year)
-    income_on, gains_on = on[year]
-    income_off, gains_off = nothing_on[year][year]
+    model, on = run_recording({**ALL_OFF, **MEAN_ZERO_RISK, f"programs.{channel}.enabled": True}, year)
+    check_gain_is_the_change(model, channel, on[year], nothing_on[year][year])
+
+
+def test_training_credits_education_with_what_it_adds_to_wages_in_its_first_paying_year():
+    """The registered income effect of vocational training, state against credit: the same run with the
+    wage gain of training at zero draws the same trainees in 2015 (incomes are the same until training
+    pays), and in 2016, its first paying year, the trainees' income is higher by exactly what education
+    is credited (school relief is set to cost nothing, so the funds go to training)."""
+    on_only = {**ALL_OFF, "programs.education.enabled": True, "programs.education.relief_per_student": 0}
+    model, on = run_recording(on_only, 2016)
+    _, flat = run_recording({**on_only, "programs.education.training_wage_gain": 0.0}, 2016)
+    trained = model.programme("education").trained_year == 2015
+    assert trained.sum() >= 100
+    check_gain_is_the_change(model, "education", on[2016], flat[2016])
+
+
+def check_gain_is_the_change(model: PovertyModel, channel: str, on: tuple, off: tuple) -> None:
+    """Every household whose income differs between the runs ``on`` and ``off`` (income, gains) is one the
+    channel's recorded gain differs for; the difference mostly has the gain's sign; and the weighted mean
+    income difference is the weighted mean gain difference within 2% (a gain inside market income is
+    multiplied by the transitory shock and, in an illness, by the work kept)."""
+    (income_on, gains_on), (income_off, gains_off) = on, off
     c = CHANNELS.index(channel)
     gain = gains_on[c] - gains_off[c]
     change = income_on - income_off
     raised = gain != 0
-    assert raised.sum() >= 100, f"{channel}: {raised.sum()} beneficiaries in {year}"
+    assert raised.sum() >= 100, f"{channel}: {raised.sum()} beneficiaries"
     assert not np.any(change[~raised]), f"{channel}: income changed for households it recorded no gain for"
-    assert np.all(np.sign(change[raised]) == np.sign(gain[raised])), f"{channel}: a change against its gain"
+    against = np.mean(np.sign(change[raised]) != np.sign(gain[raised]))
+    assert against <= 0.02, f"{channel}: {against:.1%} of its beneficiaries' income moved against its gain"
     w = model.households.weight[raised].astype(np.float64)
     ratio = np.average(change[raised], weights=w) / np.average(gain[raised], weights=w)
     assert ratio == pytest.approx(1.0, abs=0.02), f"{channel}: income rose by {ratio:.3f} of the recorded gain"

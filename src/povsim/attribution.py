@@ -1,9 +1,11 @@
 """Attributing exits to channels, and which exits last.
 
 Rule. For a household that exits this year, let ``g_c`` be the income channel *c* produced
-for it this year (the ledger's gain) and ``base`` its income without any of them. If ``base``
-falls short of the exit standard, the exit is split across channels in proportion to ``g_c``:
-the Shapley value of the additive income-gain game, normalised to one exit. If ``base`` alone
+for it this year (the ledger's gain: negative where the channel cost it income, as relocation's
+lost farm land can) and ``base`` its income without any of them. If ``base`` falls short of the
+exit standard, the exit is split across the channels that raised its income, in proportion to
+their ``g_c``: the Shapley value of the additive income-gain game, normalised to one exit, with a
+channel that lowered the income credited none of it. If ``base`` alone
 clears the standard, the income was the household's own; the exit then goes to the channel that
 last made one of its 两不愁三保障 guarantees hold during this registration (safe housing or water,
 insurance, schooling), and otherwise to ``own``.
@@ -56,9 +58,10 @@ class ExitAttribution:
         gains (channel × exit) of the exits split by income."""
         m, hh = self.model, self.model.households
         gain32 = m.ledger.gain_at(idx)
-        total = gain32.T.astype(np.float64).sum(axis=1)
-        by_income = (income[idx] - total < threshold) & (total > 0)
-        del total
+        net = gain32.T.astype(np.float64).sum(axis=1)
+        raised = np.maximum(gain32, 0).T.astype(np.float64).sum(axis=1)
+        by_income = (income[idx] - net < threshold) & (raised > 0)
+        del net, raised
         fixer = m.guarantee_channel[idx]
         by_guarantee = ~by_income & (fixer >= 0) & (m.guarantee_year[idx] >= hh.registered_year[idx])
         code = np.full(idx.size, len(ATTRIBUTION_CHANNELS) - 1, np.int8)
@@ -68,13 +71,13 @@ class ExitAttribution:
 
     @staticmethod
     def _shares(code: np.ndarray, gain32: np.ndarray) -> np.ndarray:
-        """The shares of exits coded by :meth:`_code` (the split by income computed as it
-        always was: float64 gains over their total)."""
+        """The shares of exits coded by :meth:`_code` (the split by income: each channel's float64
+        gain, a loss counted as none, over their total)."""
         out = np.zeros((code.size, len(ATTRIBUTION_CHANNELS)))
         whole = np.flatnonzero(code != BY_INCOME)
         out[whole, code[whole]] = 1.0
         if gain32.shape[1]:
-            gain = gain32.T.astype(np.float64)
+            gain = np.maximum(gain32.T.astype(np.float64), 0.0)
             total = gain.sum(axis=1)
             out[code == BY_INCOME, :-1] = gain / total[:, None]
         return out

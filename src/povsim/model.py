@@ -25,6 +25,7 @@ from povsim.parameters import REGIONS
 from povsim.population import START_YEAR, build_population, fit_initial_incomes, poverty_line
 from povsim.programs import CHANNELS, PROGRAMMES, ChannelLedger, Programme
 from povsim.programs.base import LIMITS, binding_limit
+from povsim.programs.effects import IncomeEffects
 from povsim.registry import Registry, RegistryFlows
 from povsim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from povsim.streams import RandomStreams
@@ -153,6 +154,7 @@ class PovertyModel(mesa.Model):
         self.guarantee_year = np.zeros(hh.n, np.int16)
         self.registry = Registry(self)
         self.governance = Governance(self)
+        self.effects = IncomeEffects(hh)
         self.programmes: list[Programme] = [cls(self) for cls in PROGRAMMES]
         self.attribution = ExitAttribution(self)
         # what each budgeted channel carries into next year's funds (national yuan), and carried in
@@ -212,6 +214,7 @@ class PovertyModel(mesa.Model):
         hh, p = self.households, self.params
         ledger = self.ledger
         ledger.reset()
+        self.effects.begin_year(self.year)
         budgets = county_budgets(
             p,
             hh,
@@ -224,6 +227,7 @@ class PovertyModel(mesa.Model):
         for programme in self.programmes:
             if not programme.means_tested:
                 programme.step(self, budgets.get(programme.channel))
+        self.effects.credit(ledger, self.year)
         self._carry_over(budgets)
         risk = sum((programme.income_risk(self) for programme in self.programmes), start=np.zeros(hh.n))
         # market income + transfers + property - out-of-pocket medical costs + programme

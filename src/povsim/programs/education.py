@@ -48,12 +48,10 @@ class Education(Programme):
             self.record_places(idx, idx, chosen)
             self.trained_year[chosen] = y
             self.record(chosen, cost=self.param("training_cost"))
+            # training pays off after the delay, for good: wages at home and away (income effects)
+            factor, pays_from = 1.0 + self.param("training_wage_gain"), y + self.param("training_delay")
+            for level in ("local_earnings", "remittance"):
+                model.effects.register(self.channel, level, chosen, factor, pays_from, y)
 
-        # training pays off after the delay, for good
-        g = self.param("training_wage_gain")
         starts = np.flatnonzero((self.trained_year > 0) & (y - self.trained_year == self.param("training_delay")))
         hh.skills[starts] += 1
-        hh.local_earnings[starts] *= 1.0 + g
-        hh.remittance[starts] *= 1.0 + g
-        paying = np.flatnonzero((self.trained_year > 0) & (y - self.trained_year >= self.param("training_delay")))
-        self.record(paying, gain=(hh.local_wage[paying] + hh.migrant_wage[paying]) * g / (1.0 + g))

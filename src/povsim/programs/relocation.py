@@ -7,8 +7,9 @@ Those that agree (voluntary) move within the year's capacity — the documented 
 ``relocation.people_by_year`` (2.49M in 2016, 3.4M in 2017), the rest of the plan evenly over
 2018–2020 — and within the relocation financing (~60k yuan per person, [plan-13th-fyp] box 7), the
 registered first, then poorest first. Moving makes housing and water safe and ends the hazard
-exposure; it costs part of the farm income and gives access to wage work; follow-up support is
-paid and income is riskier in the first three years ([cheng-2017] ch. 6 §2(2)).
+exposure; it costs part of the farm income and gives access to wage work, both for good and both
+credited to relocation (:mod:`povsim.programs.effects`); follow-up support is paid and income is
+riskier in the first three years ([cheng-2017] ch. 6 §2(2)).
 """
 
 from __future__ import annotations
@@ -56,21 +57,22 @@ class Relocation(Programme):
             self.move(moved, y)
             self.record(moved, cost=cost[np.searchsorted(admitted, moved)])
 
-        # follow-up support and the wage-access gain in the critical years
+        # follow-up support in the critical years
         recent = np.flatnonzero(self.recently_moved(y))
         if recent.size:
             followup = self.param("followup_per_person") * self.members(recent)
-            g = self.param("wage_access_gain")
-            wage_gain = hh.local_wage[recent] * g / (1.0 + g)
-            self.record(recent, gain=followup + wage_gain, transfer=followup, cost=followup)
+            self.record(recent, gain=followup, transfer=followup, cost=followup)
 
     def move(self, idx: np.ndarray, year: int) -> None:
-        hh = self.model.households
+        """Move households ``idx``: safe house and water, out of the hazard zone, and for good part of
+        the farm income lost and access to wage work gained (registered as income effects, which
+        credit both to relocation every year after)."""
+        hh, effects = self.model.households, self.model.effects
         hh.hazard_zone[idx] = False
         hh.housing_safe[idx] = True
         hh.water_safe[idx] = True
-        hh.farm[idx] *= self.param("farm_income_kept")
-        hh.local_earnings[idx] *= 1.0 + self.param("wage_access_gain")
+        effects.register(self.channel, "farm", idx, self.param("farm_income_kept"), year, year)
+        effects.register(self.channel, "local_earnings", idx, 1.0 + self.param("wage_access_gain"), year, year)
         self.year_moved[idx] = year
         self.fixed_guarantee(idx)
 
