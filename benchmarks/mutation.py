@@ -115,11 +115,18 @@ the funds and levers, attribution's known answers; ``tests/test_mutants_<module>
 
 FLOAT64 = "astype(None) is astype(float64): the same values"
 FALSY = "by_county=None is falsy like False: the same branch"
+DTYPE = "a float64 array of years for an int16 one: the same values and comparisons"
+BONUS = "a priority bonus one yuan larger: the same order (candidates' incomes per person are far below 1e5)"
 EQUIVALENT: dict[str, str] = {
     "povsim.households.xǁHouseholdsǁcheck__mutmut_4": "members summed as float64 instead of int: the same comparisons",
     "povsim.households.xǁHouseholdsǁpeople_weight_of__mutmut_2": FLOAT64,
     "povsim.measurement.x_market_income__mutmut_15": "always the scalar branch: its expressions give the same "
     "sigma and factor for an array of added risk (the other branch is the in-place version of the same)",
+    "povsim.programs.employment.xǁEmploymentǁ__init____mutmut_5": DTYPE,
+    "povsim.programs.employment.xǁEmploymentǁ__init____mutmut_7": DTYPE,
+    "povsim.programs.employment.xǁEmploymentǁstep__mutmut_51": BONUS,
+    "povsim.programs.employment.xǁEmploymentǁstep__mutmut_53": BONUS,
+    "povsim.programs.employment.xǁEmploymentǁstep__mutmut_58": FLOAT64,
     "povsim.programs.health.xǁHealthǁstep__mutmut_52": FALSY,
     "povsim.programs.housing.xǁHousingǁdeadline__mutmut_7": FLOAT64 + " (deadlines are read as int(d) and compared)",
     "povsim.programs.housing.xǁHousingǁdeadline__mutmut_23": "plan > 1 for plan > 0: plan years are 0 or 2016 on",

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from povsim.households import REGISTERED
-from test_mutants_base import probe, supported_mask
+from test_mutants_base import SMALL, probe, supported_mask
 
 CHANNEL = "employment"
 
@@ -121,3 +121,38 @@ def test_a_post_ends_with_support_or_with_no_worker_at_home(run):
         assert a["post"][kept].all(), s.year
         ended += int(lost.sum())
     assert ended > 0
+
+
+def test_employment_spends_its_funds_when_eligible_households_are_left(run):
+    """Every year more households are eligible than the money places, so the funds are used up: spending
+    (transfers at their fee, posts at their wage) is within 2% of the funds, the marginal agents of the
+    rationing cells aside — a transfer costed at a post's wage when choosing would leave a quarter unspent."""
+    model, steps = run
+    hh = model.households
+    for s in steps:
+        eligible, _, enrolled = s.places[0]
+        assert enrolled.size < eligible.size
+        spent = (s.recorded(hh.n)[2] * hh.weight).sum()
+        assert spent == pytest.approx(s.budget.sum(), rel=0.02), s.year
+
+
+def test_a_placed_migrant_earning_less_away_than_at_home_adds_nothing():
+    """The channel's gain from a placed worker is what the remittance adds over the earnings given up at
+    home, never less than nothing: placed households made to earn more at home than away gain 0."""
+    from povsim import PovertyModel
+
+    model = PovertyModel(end_year=2017, **SMALL)
+    model.step()
+    model.step()
+    prog = model.programme(CHANNEL)
+    hh = model.households
+    placed = np.flatnonzero((prog.placed_until >= 2017) & (hh.migrants > 0))
+    worse = placed[::2]
+    hh.local_earnings[worse] = hh.remittance[worse] + 1000.0
+    _, steps = probe(CHANNEL, capture, model=model)
+    gain, _, _ = steps[-1].recorded(hh.n)
+    posts = steps[-1].after["post"]
+    assert worse.size > 0
+    assert (gain[worse[~posts[worse]]] == 0).all()
+    better = np.setdiff1d(placed, worse)
+    assert (gain[better[~posts[better]]] > 0).any()
