@@ -7,10 +7,11 @@ Usage (from the repository root, after ``.venv/bin/pip install -e ".[test,mutati
     .venv/bin/python benchmarks/mutation.py --budget 120         # stop starting modules after 120 min
     .venv/bin/python benchmarks/mutation.py --before             # without tests/test_mutants_*.py
     .venv/bin/python benchmarks/mutation.py --worktree           # plus uncommitted tests/test_mutants_*.py
+    .venv/bin/python benchmarks/mutation.py --commit 4232e50     # another commit than HEAD
     .venv/bin/python benchmarks/mutation.py --list               # the modules, their mutants and tests
 
 Each module is measured in a scratch copy (``--workdir``, default ``/tmp/povsim-mutation``) of the
-commit (``git archive HEAD``; ``--worktree`` adds the working tree's ``tests/test_mutants_*.py``, for
+commit (``git archive HEAD``, or ``--commit``; ``--worktree`` adds the working tree's ``tests/test_mutants_*.py``, for
 trying new tests before they are committed), so nothing in the repository is touched and a model run elsewhere keeps
 importing the unmutated code. mutmut copies ``src/`` into ``mutants/``, turns every function of the
 module into a trampoline that calls one mutant at a time, and for each mutant forks a pytest run of the
@@ -193,13 +194,13 @@ def git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def export(dest: Path, worktree: bool) -> None:
+def export(dest: Path, worktree: bool, commit: str = "HEAD") -> None:
     """The commit's files a test run needs (src, tests, scenarios, pyproject.toml) into ``dest``; with
     ``worktree``, the working tree's ``tests/test_mutants_*.py`` over them (the rest of the working tree,
     other people's work in progress, is left out)."""
     paths = ["src", "tests", "scenarios", "pyproject.toml"]
     with tempfile.TemporaryFile() as fh:
-        subprocess.run(["git", "archive", "HEAD", *paths], cwd=REPO, check=True, stdout=fh)
+        subprocess.run(["git", "archive", commit, *paths], cwd=REPO, check=True, stdout=fh)
         fh.seek(0)
         with tarfile.open(fileobj=fh) as tar:
             tar.extractall(dest, filter="data")
@@ -208,8 +209,8 @@ def export(dest: Path, worktree: bool) -> None:
             shutil.copy2(src, dest / "tests" / src.name)
 
 
-def commit_label(worktree: bool) -> str:
-    return git("rev-parse", "--short", "HEAD") + (" + test_mutants_*.py of the working tree" if worktree else "")
+def commit_label(worktree: bool, commit: str = "HEAD") -> str:
+    return git("rev-parse", "--short", commit) + (" + test_mutants_*.py of the working tree" if worktree else "")
 
 
 def tests_for(module: str, root: Path, before: bool) -> list[str]:
@@ -305,8 +306,8 @@ def measure(module: str, args: argparse.Namespace, deadline: float) -> dict:
         shutil.rmtree(root)
     if not root.exists():
         root.mkdir(parents=True)
-        export(root, args.worktree)
-        (root / "COMMIT").write_text(commit_label(args.worktree))
+        export(root, args.worktree, args.commit)
+        (root / "COMMIT").write_text(commit_label(args.worktree, args.commit))
         configure(root, module, tests_for(module, root, args.before))
     tests = tests_for(module, root, args.before)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
@@ -359,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="mutants run at once (default 2)")
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "povsim-mutation"))
     parser.add_argument("--before", action="store_true", help="leave out tests/test_mutants_*.py")
-    parser.add_argument("--worktree", action="store_true", help="HEAD plus the working tree's tests/test_mutants_*.py")
+    parser.add_argument("--commit", default="HEAD", help="the commit to measure (default HEAD)")
+    parser.add_argument("--worktree", action="store_true", help="add the working tree's tests/test_mutants_*.py")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --workdir")
     parser.add_argument("--list", action="store_true", help="print the modules and their tests, and stop")
     args = parser.parse_args(argv)
@@ -368,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in modules:
             print(m, MODULES[m][0], *tests_for(m, REPO, args.before), sep="\n  ")
         return 0
-    commit = commit_label(args.worktree)
+    commit = commit_label(args.worktree, args.commit)
     command = " ".join(["python", "benchmarks/mutation.py", *(argv if argv is not None else sys.argv[1:])])
     print(f"commit {commit}; {command}", flush=True)
     deadline = time.monotonic() + (args.budget * 60 if args.budget else float("inf"))

@@ -219,3 +219,175 @@ def test_ledger_gains_transfers_and_beneficiaries_by_region():
     ledger.reset()
     assert not ledger.gain_row(0).any() and not ledger.transfer.any() and not ledger.spending.any()
     assert not ledger.beneficiaries(hh)[0].any()
+
+
+# -- the Programme helpers, on a small model --------------------------------------------------------
+@pytest.fixture(scope="module")
+def built() -> PovertyModel:
+    """A small model after three years (registered, never-registered, and exited households, some past
+    their post-exit support)."""
+    model = PovertyModel(end_year=2017, **SMALL)
+    model.run_model()
+    return model
+
+
+def test_programme_reads_its_own_parameters_and_switch(built):
+    prog = built.programme("credit")
+    assert prog.param("loan") == built.params["programs.credit.loan"]
+    assert prog.index == CHANNELS.index("credit") and prog.enabled is True
+    off = PovertyModel(end_year=2015, **SMALL, **{"programs.credit.enabled": False}).programme("credit")
+    assert off.enabled is False
+    assert built.programme("industry").income_risk(built) == 0.0
+
+
+def test_supported_registered_and_registered_first(built):
+    hh = built.households
+    prog = built.programme("industry")
+    registered = hh.status == REGISTERED
+    assert prog.registered().tolist() == registered.tolist()
+    recent = (hh.status == EXITED) & (built.year - hh.exit_year <= built.governance.support_years)
+    assert prog.supported().tolist() == (registered | recent).tolist()
+    assert recent.any() and ((hh.status == EXITED) & ~recent).any()
+    idx = np.flatnonzero(hh.status != 99)
+    got = prog.registered_first(idx, np.zeros(idx.size))
+    assert got.tolist() == np.where(registered, 0.0, EXITED_RANK).tolist()
+    income = hh.income_pc
+    assert prog.poorest_first(idx).tolist() == income.tolist()
+    assert prog.members(idx).tolist() == hh.size.astype(float).tolist() and prog.members(idx).dtype == np.float64
+
+
+def test_uniform_streams_are_the_channels_own(built):
+    prog = built.programme("credit")
+    n, y = built.households.n, built.year
+    expected = built.streams.uniform("credit.renewal", y, n)
+    assert prog.uniform("renewal").tolist() == expected.tolist()
+    idx = np.array([3, 10, 200])
+    at = prog.uniform_of("renewal", idx)
+    assert at(np.array([0, 2])).tolist() == expected[[3, 200]].tolist()
+
+
+def test_record_adds_gains_transfers_national_spending_by_region_and_county(built):
+    prog = built.programme("health")
+    hh, ledger = built.households, built.ledger
+    ledger.reset()
+    idx = np.array([0, 5, 7])
+    prog.record(idx, gain=np.array([10.0, 20.0, 30.0]), transfer=5.0, cost=np.array([100.0, 200.0, 300.0]))
+    prog.record(np.array([5]), gain=1.0, cost=50.0)
+    prog.record(np.array([], np.int64), gain=1e9, transfer=1e9, cost=1e9)
+    w = hh.weight.astype(float)
+    row = ledger.gain_row(prog.index)
+    assert row[[0, 5, 7]].tolist() == [10.0, 21.0, 30.0] and row.sum() == 61.0
+    assert ledger.transfer[[0, 5, 7]].tolist() == [5.0, 5.0, 5.0] and ledger.transfer.sum() == 15.0
+    spent = {0: 100 * w[0], 5: (200 + 50) * w[5], 7: 300 * w[7]}
+    by_region = np.zeros(3)
+    by_county = np.zeros(built.geography.n_counties)
+    for i, v in spent.items():
+        by_region[hh.region[i]] += v
+        by_county[hh.county[i]] += v
+    np.testing.assert_allclose(ledger.spending[prog.index], by_region)
+    np.testing.assert_allclose(ledger.county_spending, by_county)
+    assert ledger.spending.sum() == pytest.approx(sum(spent.values()))
+    households, _ = ledger.beneficiaries(hh)
+    assert households[prog.index].sum() == w[[0, 5, 7]].sum()
+
+
+def test_record_places_funds_and_guarantees(built):
+    prog = built.programme("housing")
+    hh, ledger, geo = built.households, built.ledger, built.geography
+    ledger.reset()
+    w = hh.weight.astype(float)
+    eligible, admitted, enrolled = np.array([1, 2, 3, 4]), np.array([1, 2, 4]), np.array([2])
+    prog.record_places(eligible, admitted, enrolled)
+    prog.record_places(np.array([9]), np.array([9]), np.array([9]))
+    for table, members in (
+        (ledger.eligible, [1, 2, 3, 4, 9]),
+        (ledger.capacity, [1, 2, 4, 9]),
+        (ledger.enrolled, [2, 9]),
+    ):
+        expected = np.bincount(hh.region[members], w[members], 3)
+        np.testing.assert_allclose(table[prog.index], expected)
+        assert not np.delete(table, prog.index, axis=0).any()
+    funds = np.arange(geo.n_counties, dtype=float)
+    prog.record_funds(funds)
+    prog.record_funds(funds)
+    np.testing.assert_allclose(ledger.funds[prog.index], 2 * np.bincount(geo.county_region, funds, 3))
+    np.testing.assert_allclose(ledger.county_funds, 2 * funds)
+    before_channel, before_year = built.guarantee_channel.copy(), built.guarantee_year.copy()
+    prog.fixed_guarantee(np.array([4, 6]))
+    assert built.guarantee_channel[[4, 6]].tolist() == [prog.index] * 2
+    assert built.guarantee_year[[4, 6]].tolist() == [built.year] * 2
+    rest = np.setdiff1d(np.arange(hh.n), [4, 6])
+    assert (built.guarantee_channel[rest] == before_channel[rest]).all()
+    assert (built.guarantee_year[rest] == before_year[rest]).all()
+
+
+def test_entitlement_funds_are_the_need_times_the_levers_by_county(built):
+    hh, geo = built.households, built.geography
+    for scale, channel_scale in ((1.0, 1.0), (0.5, 1.0), (0.8, 1.5)):
+        model = PovertyModel(
+            end_year=2015, **SMALL, **{"budget.scale": scale, "budget.channel_scale.health": channel_scale}
+        )
+        prog = model.programme("health")
+        model.ledger.reset()
+        idx = np.array([0, 1, 2, 50])
+        need = np.array([100.0, 0.0, 30.0, 7.0])
+        total = prog.entitlement_funds(idx, need)
+        w = model.households.weight[idx].astype(float)
+        by_county = np.bincount(model.households.county[idx], need * w, model.geography.n_counties)
+        np.testing.assert_allclose(model.ledger.county_funds, by_county * scale * channel_scale)
+        assert total == pytest.approx((need * w).sum() * scale * channel_scale)
+    assert hh.n > 0 and geo.n_counties > 0
+
+
+def test_cap_keeps_the_first_in_priority_within_the_capacity_and_admit_passes_their_priorities(built):
+    prog = built.programme("credit")
+    w = built.households.weight.astype(float)
+    idx = np.arange(40, dtype=np.int64)
+    priority = np.arange(40, dtype=float)[::-1]  # the last index first
+    cap_total = w[idx[-10:]].sum()  # exactly the last ten
+    kept = prog.cap(idx, priority, w[idx], cap_total)
+    assert kept.tolist() == idx[-10:].tolist()
+    assert prog.cap(idx[:0], priority[:0], w[:0], 5.0).size == 0
+    assert prog.cap(idx, priority, w[idx], -5.0).size == 0  # a negative capacity admits no one
+    admitted, admitted_priority = prog.admit(idx, priority, w[idx], cap_total)
+    assert admitted.tolist() == idx[-10:].tolist() and admitted_priority.tolist() == priority[-10:].tolist()
+    # by group: one capacity each
+    group = (idx % 2).astype(np.int8)
+    caps = np.array([w[idx[-2::-2][:3]].sum(), 0.0])  # three even households, no odd one
+    kept = prog.cap(idx, priority, w[idx], caps, group=group)
+    assert sorted(kept.tolist()) == sorted(idx[-2::-2][:3].tolist())
+
+
+def test_select_enrols_in_priority_within_a_national_budget(built):
+    prog = built.programme("health")
+    idx = np.arange(30, dtype=np.int64)
+    w = built.households.weight[idx].astype(float)
+    priority = np.arange(30, dtype=float)
+    cost = np.full(30, 100.0)
+    budget = (cost * w)[:12].sum()
+    chosen = prog.select(idx, priority, cost, budget, by_county=False)
+    assert chosen.tolist() == idx[:12].tolist()
+    assert prog.select(idx[:0], priority[:0], cost[:0], budget).size == 0
+    everyone = prog.select(idx, priority, cost, 1e18, by_county=False)
+    assert everyone.tolist() == idx.tolist()
+
+
+def test_select_by_county_rations_alike_counties_together_at_a_coarse_scale(built):
+    """At 1 : 5000 a county's budget is pooled with its rationing cell's: a county without money still
+    enrols its cell's poorest when another county of the cell brings the money."""
+    prog = built.programme("employment")
+    hh, gov = built.households, built.governance
+    cells, counts = np.unique(gov.rationing_cell[hh.county], return_counts=True)
+    cell = cells[np.argmax(counts)]
+    members = np.flatnonzero(gov.rationing_cell[hh.county] == cell)
+    counties = np.unique(hh.county[members])
+    assert counties.size >= 2
+    idx = members[:20]
+    priority = np.arange(idx.size, dtype=float)
+    cost = np.full(idx.size, 10.0)
+    w = hh.weight[idx].astype(float)
+    budget = np.zeros(built.geography.n_counties)
+    budget[counties[-1]] = (cost * w)[:5].sum()  # all the cell's money in one county
+    chosen = prog.select(idx, priority, cost, budget)
+    assert chosen.tolist() == np.sort(idx[:5]).tolist()
+    assert np.unique(hh.county[idx[:5]]).size >= 1
