@@ -117,6 +117,9 @@ the funds and levers, attribution's known answers; ``tests/test_mutants_<module>
 FLOAT64 = "astype(None) is astype(float64): the same values"
 FALSY = "by_county=None is falsy like False: the same branch"
 DTYPE = "a float64 array of years for an int16 one: the same values and comparisons"
+STREAM = "renames a marginal lottery's random stream: another independent stream of the same uniforms"
+TIE = "<= for < against a continuous draw or income: a tie has probability zero"
+SCALED = "a constant in the exponent scales every county alike; the normalisation to the national average undoes it"
 BONUS = "a priority bonus one yuan larger: the same order (candidates' incomes per person are far below 1e5)"
 EQUIVALENT: dict[str, str] = {
     "povsim.households.xǁHouseholdsǁcheck__mutmut_4": "members summed as float64 instead of int: the same comparisons",
@@ -128,6 +131,23 @@ EQUIVALENT: dict[str, str] = {
     "povsim.programs.employment.xǁEmploymentǁstep__mutmut_51": BONUS,
     "povsim.programs.employment.xǁEmploymentǁstep__mutmut_53": BONUS,
     "povsim.programs.employment.xǁEmploymentǁstep__mutmut_58": FLOAT64,
+    "povsim.money.x_county_budgets__mutmut_1": "default weights 2 for 1: the weights only enter as shares",
+    **{
+        f"povsim.money.x_yearly_series__mutmut_{i}": "a documented year (the first, the last, or the year itself) "
+        "is returned before this comparison: it sees only the other years"
+        for i in (9, 11, 14, 22)
+    },
+    "povsim.programs.ecology.xǁEcologyǁstep__mutmut_15": FLOAT64,
+    "povsim.programs.ecology.xǁEcologyǁstep__mutmut_96": STREAM,
+    "povsim.programs.ecology.xǁEcologyǁstep__mutmut_97": STREAM,
+    "povsim.programs.ecology.xǁEcologyǁstep__mutmut_138": STREAM,
+    "povsim.programs.ecology.xǁEcologyǁstep__mutmut_139": STREAM,
+    **{f"povsim.programs.floor.xǁFloorǁ__init____mutmut_{i}": SCALED for i in (16, 18, 19, 20, 21)},
+    "povsim.programs.floor.xǁFloorǁ__init____mutmut_64": TIE,
+    "povsim.programs.floor.xǁFloorǁstep__mutmut_10": TIE,
+    "povsim.programs.floor.xǁFloorǁstep__mutmut_27": TIE,
+    "povsim.programs.floor.xǁFloorǁstep__mutmut_36": TIE,
+    "povsim.programs.floor.xǁFloorǁstep__mutmut_54": FALSY,
     "povsim.programs.health.xǁHealthǁstep__mutmut_52": FALSY,
     "povsim.programs.housing.xǁHousingǁdeadline__mutmut_7": FLOAT64 + " (deadlines are read as int(d) and compared)",
     "povsim.programs.housing.xǁHousingǁdeadline__mutmut_23": "plan > 1 for plan > 0: plan years are 0 or 2016 on",

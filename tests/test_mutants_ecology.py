@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from povsim.households import REGISTERED
-from test_mutants_base import probe, supported_mask
+from test_mutants_base import SMALL, probe, supported_mask
 
 CHANNEL = "ecology"
 
@@ -135,3 +135,65 @@ def test_ecology_ranks_the_registered_poorest_first(run):
             key = np.lexsort((income, ~registered))
             assert (registered[order] == registered[key]).all(), s.year
             np.testing.assert_allclose(income[order], income[key], rtol=1e-12)
+
+
+def test_households_without_land_are_not_paid_for_land():
+    from povsim import PovertyModel
+
+    model = PovertyModel(end_year=2016, **SMALL)
+    model.step()
+    hh = model.households
+    paid = model.programme(CHANNEL).paid
+    in_zone = np.flatnonzero(model.geography.county_poor[hh.county] & (hh.status == REGISTERED) & ~paid)
+    landless = in_zone[::3]
+    hh.land[landless] = 0.0
+    _, steps = probe(CHANNEL, capture, model=model)
+    eligible, _, _ = steps[-1].places[1]
+    assert landless.size > 0 and not np.isin(landless, eligible).any()
+    assert not steps[-1].after["paid"][landless].any()
+
+
+def test_ranger_posts_stay_at_the_2020_number_after_the_plan():
+    model, steps = probe(CHANNEL, capture, end_year=2022)
+    w = model.households.weight.astype(np.float64)
+    for s in steps[-2:]:
+        supported = supported_mask(model, s.year, s.before["status"], s.before["exit_year"])
+        free = 680_000 - w[s.before["ranger"] & supported].sum()
+        eligible, admitted, _ = s.places[0]
+        assert w[eligible].sum() > free + w.max(), s.year  # the posts bind
+        assert abs(w[admitted].sum() - free) <= w.max(), s.year
+
+
+def test_the_two_rationings_draw_their_marginal_lotteries_from_streams_of_their_own():
+    """Rangers and land payments each ration within the year's money; the marginal household of each
+    is drawn from a stream the other does not use (shared draws would tie the two lotteries)."""
+    from povsim import PovertyModel
+
+    model = PovertyModel(end_year=2018, **SMALL)
+    prog = model.programme(CHANNEL)
+    names: list[set[str]] = []
+    active = []
+    uniform_at, select = model.streams.uniform_at, prog.select
+
+    def watched_uniform_at(name, year, rows):
+        if active:
+            names[-1].add(name)
+        return uniform_at(name, year, rows)
+
+    def watched_select(*args, **kwargs):
+        names.append(set())
+        active.append(True)
+        try:
+            return select(*args, **kwargs)
+        finally:
+            active.clear()
+
+    model.streams.uniform_at, prog.select = watched_uniform_at, watched_select
+    model.run_model()
+    by_year = [names[i : i + 2] for i in range(0, len(names), 2)]
+    assert len(by_year) == 4
+    used = [(rangers, land) for rangers, land in by_year if rangers and land]
+    assert used
+    for rangers, land in used:
+        assert not rangers & land
+        assert all(n.startswith(f"{CHANNEL}.") for n in rangers | land)

@@ -127,3 +127,26 @@ def test_county_budgets_levers_and_switches():
     # nobody registered, nobody to move: no money is placed anywhere (and no division by zero)
     empty = county_budgets(params(), table(status=np.zeros(4, np.int8)), 3, 2016)
     assert all(not v.any() for v in empty.values())
+
+
+def test_a_single_registered_person_takes_the_whole_pool_and_the_whole_relocation_money():
+    """Shares are of the people there are, however few: one registered person in the hazard zone (a
+    household of one, weight 1) gets all of each channel's money."""
+    one = table(
+        status=np.array([REGISTERED, 0, 0, 0], np.int8),
+        weight=np.array([1, 1, 1, 1], np.int32),
+        size=np.array([1, 1, 6, 3], np.int8),
+        children=np.array([0, 0, 3, 0], np.int8),
+        workers=np.array([1, 0, 2, 1], np.int8),
+        migrants=np.array([0, 0, 2, 0], np.int8),
+        hazard_zone=np.array([True, False, False, False]),
+    )
+    out = county_budgets(params(), one, 3, 2016)
+    pool = (100.0 + 60.0) * 0.6 + 1000.0 * 0.2
+    assert out["industry"].tolist() == pytest.approx([pool * 0.4, 0.0, 0.0])
+    assert out["relocation"].tolist() == pytest.approx([200.0, 0.0, 0.0])
+
+
+def test_a_plan_of_one_person_is_financed_by_its_share_of_the_year():
+    p = params(**{"programs.relocation.planned_people": 1.0, "programs.relocation.people_by_year": {"2016": 0.5}})
+    assert funds_by_source(p, 2016)["relocation"] == pytest.approx(900.0 * 0.5)
