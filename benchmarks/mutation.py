@@ -122,6 +122,19 @@ TIE = "<= for < against a continuous draw or income: a tie has probability zero"
 SCALED = "a constant in the exponent scales every county alike; the normalisation to the national average undoes it"
 BONUS = "a priority bonus one yuan larger: the same order (candidates' incomes per person are far below 1e5)"
 EQUIVALENT: dict[str, str] = {
+    **{
+        f"povsim.attribution.xǁExitAttributionǁ__init____mutmut_{i}": "the exit channel's fill value or dtype: it is "
+        "only read for relapsed households, which have exited and so have it set"
+        for i in (6, 8, 9, 10, 11)
+    },
+    "povsim.attribution.xǁExitAttributionǁ_by_region__mutmut_7": "whole people as float64 for int64: the same numbers",
+    "povsim.attribution.xǁExitAttributionǁ_by_region__mutmut_9": "whole people as float64 for int64: the same numbers",
+    "povsim.attribution.xǁExitAttributionǁ_code__mutmut_6": FLOAT64,
+    "povsim.attribution.xǁExitAttributionǁ_code__mutmut_25": "codes as int64 for int8: the same codes",
+    "povsim.attribution.xǁExitAttributionǁ_code__mutmut_28": "codes as int64 for int8: the same codes",
+    "povsim.attribution.xǁExitAttributionǁ_shares__mutmut_10": FLOAT64,
+    "povsim.attribution.xǁExitAttributionǁrecord__mutmut_19": "argmax of no exits is an empty array: the same no-op",
+    "povsim.attribution.xǁExitAttributionǁrecord__mutmut_25": "assigns to no households when there are no exits",
     "povsim.households.xǁHouseholdsǁcheck__mutmut_4": "members summed as float64 instead of int: the same comparisons",
     "povsim.households.xǁHouseholdsǁpeople_weight_of__mutmut_2": FLOAT64,
     "povsim.measurement.x_market_income__mutmut_15": "always the scalar branch: its expressions give the same "
@@ -137,6 +150,13 @@ EQUIVALENT: dict[str, str] = {
         "is returned before this comparison: it sees only the other years"
         for i in (9, 11, 14, 22)
     },
+    **{f"povsim.programs.credit.xǁCreditǁ__init____mutmut_{i}": DTYPE for i in (5, 7, 10, 12)},
+    "povsim.programs.credit.xǁCreditǁstep__mutmut_18": "loan_until == y − 1 is a year, never 0",
+    "povsim.programs.credit.xǁCreditǁstep__mutmut_19": "loan_until == y − 1 is a year, never 0 or 1",
+    "povsim.programs.credit.xǁCreditǁstep__mutmut_25": TIE,
+    "povsim.programs.credit.xǁCreditǁstep__mutmut_47": TIE,
+    "povsim.programs.credit.xǁCreditǁstep__mutmut_92": BONUS,
+    "povsim.programs.credit.xǁCreditǁstep__mutmut_164": "loan_until > 1 for > 0: it is 0 or a year",
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_15": FLOAT64,
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_96": STREAM,
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_97": STREAM,
