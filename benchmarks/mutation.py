@@ -123,9 +123,9 @@ SCALED = "a constant in the exponent scales every county alike; the normalisatio
 BONUS = "a priority bonus one yuan larger: the same order (candidates' incomes per person are far below 1e5)"
 EQUIVALENT: dict[str, str] = {
     **{
-        f"povsim.attribution.xǁExitAttributionǁ__init____mutmut_{i}": "the exit channel's fill value or dtype: it is "
-        "only read for relapsed households, which have exited and so have it set"
-        for i in (6, 8, 9, 10, 11)
+        f"povsim.attribution.xǁExitAttributionǁ__init____mutmut_{i}": "the exit channel as float64 for int8: the same "
+        "values"
+        for i in (6, 9)
     },
     "povsim.attribution.xǁExitAttributionǁ_by_region__mutmut_7": "whole people as float64 for int64: the same numbers",
     "povsim.attribution.xǁExitAttributionǁ_by_region__mutmut_9": "whole people as float64 for int64: the same numbers",
@@ -158,6 +158,8 @@ EQUIVALENT: dict[str, str] = {
     "povsim.programs.credit.xǁCreditǁstep__mutmut_92": BONUS,
     "povsim.programs.credit.xǁCreditǁstep__mutmut_164": "loan_until > 1 for > 0: it is 0 or a year",
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_15": FLOAT64,
+    "povsim.programs.ecology.xǁEcologyǁstep__mutmut_90": STREAM + " (the default, still not the other's)",
+    "povsim.programs.ecology.xǁEcologyǁstep__mutmut_132": STREAM + " (the default, still not the other's)",
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_96": STREAM,
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_97": STREAM,
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_138": STREAM,
@@ -169,6 +171,11 @@ EQUIVALENT: dict[str, str] = {
     "povsim.programs.floor.xǁFloorǁstep__mutmut_36": TIE,
     "povsim.programs.floor.xǁFloorǁstep__mutmut_54": FALSY,
     "povsim.programs.health.xǁHealthǁstep__mutmut_52": FALSY,
+    "povsim.programs.industry.xǁIndustryǁ__init____mutmut_5": DTYPE,
+    "povsim.programs.industry.xǁIndustryǁ__init____mutmut_7": DTYPE,
+    "povsim.programs.industry.xǁIndustryǁstep__mutmut_12": TIE,
+    "povsim.programs.industry.xǁIndustryǁstep__mutmut_75": FLOAT64,
+    "povsim.programs.industry.xǁIndustryǁstep__mutmut_142": "project_until > 1 for > 0: it is 0 or a year",
     "povsim.programs.housing.xǁHousingǁdeadline__mutmut_7": FLOAT64 + " (deadlines are read as int(d) and compared)",
     "povsim.programs.housing.xǁHousingǁdeadline__mutmut_23": "plan > 1 for plan > 0: plan years are 0 or 2016 on",
     "povsim.programs.housing.xǁHousingǁstep__mutmut_9": FLOAT64,
@@ -381,6 +388,82 @@ def measure(module: str, args: argparse.Namespace, deadline: float) -> dict:
     return summary
 
 
+def latest(dirs: list[str], module: str) -> Path | None:
+    """The newest measurement of ``module`` among the workdirs ``dirs``."""
+    found = [Path(d) / module for d in dirs if (Path(d) / module / "summary.json").exists()]
+    return max(found, key=lambda p: (p / "summary.json").stat().st_mtime, default=None)
+
+
+def compare(before: list[str], after: list[str]) -> str:
+    """The before/after table of docs/testing.md, re-read from mutmut's records in the workdirs (the newest
+    measurement of each module) with the current :data:`EQUIVALENT`; a total row over the modules measured
+    both before and after."""
+    head = (
+        "| module | mutants | equivalent | before: killed | survived | score | after: killed | timeout | "
+        "survived | score | commit |"
+    )
+    out = [head, "|---|---|---|---|---|---|---|---|---|---|---|"]
+    keys = ("mutants", "equivalent", "b_killed", "b_survived", "a_killed", "a_timeout", "a_survived")
+    total = dict.fromkeys(keys, 0)
+
+    def measured(module: str, root: Path | None) -> dict | None:
+        if root is None:
+            return None
+        old = json.loads((root / "summary.json").read_text())
+        r = summarise(module, statuses(root, module), old["wall_seconds"], old["tests"])
+        r["commit"] = old.get("commit", "?")
+        return None if r["not_checked"] == r["mutants"] else r
+
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{100 * x:.1f}%"
+
+    for module in MODULES:
+        b = measured(module, latest(before, module))
+        a = measured(module, latest(after, module))
+        if b is None and a is None:
+            continue
+        r = a or b
+        dash = "—"
+        cells = [
+            module,
+            r["mutants"],
+            r["equivalent"],
+            b["killed"] + b["timeout"] if b else dash,
+            b["survived"] - b["equivalent"] if b else dash,
+            pct(b["score"]) if b else dash,
+            a["killed"] if a else dash,
+            a["timeout"] if a else dash,
+            a["survived"] - a["equivalent"] if a else dash,
+            pct(a["score"]) if a else dash,
+            r["commit"],
+        ]
+        out.append("| " + " | ".join(str(c) for c in cells) + " |")
+        if a and b and not a["not_checked"] and not b["not_checked"]:
+            for k, v in zip(
+                keys,
+                (
+                    r["mutants"],
+                    a["equivalent"],
+                    b["killed"] + b["timeout"],
+                    b["survived"] - b["equivalent"],
+                    a["killed"],
+                    a["timeout"],
+                    a["survived"] - a["equivalent"],
+                ),
+                strict=True,
+            ):
+                total[k] += v
+    judged = total["mutants"] - total["equivalent"]
+    if judged:
+        out.append(
+            f"| **all measured** | {total['mutants']} | {total['equivalent']} | {total['b_killed']} | "
+            f"{total['b_survived']} | {pct(total['b_killed'] / judged)} | {total['a_killed']} | "
+            f"{total['a_timeout']} | {total['a_survived']} | "
+            f"{pct((total['a_killed'] + total['a_timeout']) / judged)} | |"
+        )
+    return "\n".join(out)
+
+
 def table(rows: list[dict]) -> str:
     head = "| module | mutants | killed | timeout | survived | equivalent | not checked | score | wall |"
     out = [head, "|---|---|---|---|---|---|---|---|---|"]
@@ -404,7 +487,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worktree", action="store_true", help="add the working tree's tests/test_mutants_*.py")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --workdir")
     parser.add_argument("--list", action="store_true", help="print the modules and their tests, and stop")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("BEFORE", "AFTER"),
+        help="comma-separated workdirs: print the before/after table of their newest measurements, and stop",
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        print(compare(args.compare[0].split(","), args.compare[1].split(",")))
+        return 0
     modules = args.module or list(MODULES)
     if args.list:
         for m in modules:

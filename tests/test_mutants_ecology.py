@@ -162,38 +162,3 @@ def test_ranger_posts_stay_at_the_2020_number_after_the_plan():
         eligible, admitted, _ = s.places[0]
         assert w[eligible].sum() > free + w.max(), s.year  # the posts bind
         assert abs(w[admitted].sum() - free) <= w.max(), s.year
-
-
-def test_the_two_rationings_draw_their_marginal_lotteries_from_streams_of_their_own():
-    """Rangers and land payments each ration within the year's money; the marginal household of each
-    is drawn from a stream the other does not use (shared draws would tie the two lotteries)."""
-    from povsim import PovertyModel
-
-    model = PovertyModel(end_year=2018, **SMALL)
-    prog = model.programme(CHANNEL)
-    names: list[set[str]] = []
-    active = []
-    uniform_at, select = model.streams.uniform_at, prog.select
-
-    def watched_uniform_at(name, year, rows):
-        if active:
-            names[-1].add(name)
-        return uniform_at(name, year, rows)
-
-    def watched_select(*args, **kwargs):
-        names.append(set())
-        active.append(True)
-        try:
-            return select(*args, **kwargs)
-        finally:
-            active.clear()
-
-    model.streams.uniform_at, prog.select = watched_uniform_at, watched_select
-    model.run_model()
-    by_year = [names[i : i + 2] for i in range(0, len(names), 2)]
-    assert len(by_year) == 4
-    used = [(rangers, land) for rangers, land in by_year if rangers and land]
-    assert used
-    for rangers, land in used:
-        assert not rangers & land
-        assert all(n.startswith(f"{CHANNEL}.") for n in rangers | land)
