@@ -120,6 +120,8 @@ DTYPE = "a float64 array of years for an int16 one: the same values and comparis
 STREAM = "renames a marginal lottery's random stream: another independent stream of the same uniforms"
 TIE = "<= for < against a continuous draw or income: a tie has probability zero"
 SCALED = "a constant in the exponent scales every county alike; the normalisation to the national average undoes it"
+NEW_ARRAY = "the product into a new array instead of in place: the same values"
+NONE_FALSE = "None assigned into a bool array is False: the same value"
 BONUS = "a priority bonus one yuan larger: the same order (candidates' incomes per person are far below 1e5)"
 EQUIVALENT: dict[str, str] = {
     **{
@@ -158,6 +160,11 @@ EQUIVALENT: dict[str, str] = {
     "povsim.programs.credit.xǁCreditǁstep__mutmut_92": BONUS,
     "povsim.programs.credit.xǁCreditǁstep__mutmut_164": "loan_until > 1 for > 0: it is 0 or a year",
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_15": FLOAT64,
+    **{f"povsim.registry.xǁRegistryǁ_within_quota__mutmut_{i}": STREAM for i in (33, 34, 42, 43)},
+    "povsim.registry.xǁRegistryǁassessed_income__mutmut_18": NEW_ARRAY,
+    "povsim.registry.xǁRegistryǁassessed_income__mutmut_21": NEW_ARRAY,
+    **{f"povsim.registry.xǁRegistryǁupdate__mutmut_{i}": TIE for i in (25, 46, 75, 82, 92, 117, 132, 146)},
+    "povsim.registry.xǁRegistryǁupdate__mutmut_165": NONE_FALSE,
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_90": STREAM + " (the default, still not the other's)",
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_132": STREAM + " (the default, still not the other's)",
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_96": STREAM,
@@ -171,6 +178,15 @@ EQUIVALENT: dict[str, str] = {
     "povsim.programs.floor.xǁFloorǁstep__mutmut_36": TIE,
     "povsim.programs.floor.xǁFloorǁstep__mutmut_54": FALSY,
     "povsim.programs.health.xǁHealthǁstep__mutmut_52": FALSY,
+    "povsim.programs.relocation.xǁRelocationǁ__init____mutmut_5": DTYPE,
+    "povsim.programs.relocation.xǁRelocationǁ__init____mutmut_7": DTYPE,
+    "povsim.programs.relocation.xǁRelocationǁ__init____mutmut_18": TIE,
+    "povsim.programs.relocation.xǁRelocationǁmove__mutmut_2": NONE_FALSE,
+    "povsim.programs.relocation.xǁRelocationǁrecently_moved__mutmut_6": "year_moved >= 0: a household never moved "
+    "(0) is 2015 or more years from any simulated year, never within the critical years",
+    "povsim.programs.relocation.xǁRelocationǁrecently_moved__mutmut_7": "year_moved > 1 for > 0: it is 0 or a year",
+    "povsim.programs.relocation.xǁRelocationǁstep__mutmut_6": "capacity > 1 for > 0: the plan's people per year are "
+    "0 or millions",
     "povsim.programs.industry.xǁIndustryǁ__init____mutmut_5": DTYPE,
     "povsim.programs.industry.xǁIndustryǁ__init____mutmut_7": DTYPE,
     "povsim.programs.industry.xǁIndustryǁstep__mutmut_12": TIE,

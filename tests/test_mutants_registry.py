@@ -203,3 +203,21 @@ def test_the_entry_quota_registers_every_candidate_when_large_and_none_when_zero
         f, b = rec["flows"], rec["before"]
         if b["year"] != 2015:  # the re-check adds without a quota
             assert not f.new_registrations.any(), b["year"]
+
+
+def test_quota_a_county_leaves_unused_goes_to_the_regions_other_candidates():
+    """At a quota of 5% of each county's expected registry the 2017 candidates of some counties exceed
+    their quota while others fall short: the shortfall is offered to the region's other candidates, so
+    some counties register more than their own quota (beyond one marginal agent), yet each region stays
+    within its counties' quotas together (plus one marginal agent per county and one per region)."""
+    model, seen = run_watched(2017, **{"governance.entry_quota_share": 0.05})
+    hh, geo = model.households, model.geography
+    quota = 0.05 * model.governance.expected_registered
+    agent = hh.people_weight_of(np.arange(hh.n)).max()
+    rec = next(r for r in seen if r["before"]["year"] == 2017)
+    new = np.flatnonzero(rec["flows"].new_registrations)
+    by_county = np.bincount(hh.county[new], hh.people_weight_of(new), geo.n_counties)
+    assert (by_county > quota + agent).any()
+    for r in range(3):
+        counties = geo.county_region == r
+        assert by_county[counties].sum() <= quota[counties].sum() + agent * (counties.sum() + 1)
