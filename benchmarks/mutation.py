@@ -141,6 +141,15 @@ EQUIVALENT: dict[str, str] = {
     "povsim.households.xǁHouseholdsǁpeople_weight_of__mutmut_2": FLOAT64,
     "povsim.measurement.x_market_income__mutmut_15": "always the scalar branch: its expressions give the same "
     "sigma and factor for an array of added risk (the other branch is the in-place version of the same)",
+    "povsim.programs.education.xǁEducationǁ__init____mutmut_4": DTYPE,
+    "povsim.programs.education.xǁEducationǁ__init____mutmut_6": DTYPE,
+    "povsim.programs.education.xǁEducationǁstep__mutmut_18": FLOAT64,
+    **{f"povsim.programs.education.xǁEducationǁstep__mutmut_{i}": STREAM for i in (29, 35, 36, 108, 114, 115)},
+    "povsim.programs.education.xǁEducationǁstep__mutmut_69": TIE,
+    "povsim.programs.education.xǁEducationǁstep__mutmut_137": "trained_year >= 0: for a household never trained "
+    "(0) y − 0 is never the delay",
+    "povsim.programs.education.xǁEducationǁstep__mutmut_138": "trained_year > 1 for > 0: it is 0 or a year",
+    "povsim.programs.education.xǁEducationǁstep__mutmut_159": "trained_year > 1 for > 0: it is 0 or a year",
     "povsim.programs.employment.xǁEmploymentǁ__init____mutmut_5": DTYPE,
     "povsim.programs.employment.xǁEmploymentǁ__init____mutmut_7": DTYPE,
     "povsim.programs.employment.xǁEmploymentǁstep__mutmut_51": BONUS,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from povsim.households import REGISTERED
-from test_mutants_base import probe, supported_mask
+from test_mutants_base import SMALL, probe, supported_mask
 
 CHANNEL = "education"
 
@@ -124,3 +124,56 @@ def test_education_ranks_the_registered_poorest_first(run):
             np.testing.assert_allclose(income[order], income[key], rtol=1e-12)
             if s.year >= 2016:
                 assert (~registered).any()
+
+
+def test_training_raises_wages_at_home_and_away_from_its_delay_and_is_credited_what_it_adds():
+    """In the year the delay ends, a trainee household's earnings at home and away rise by the documented
+    gain (25%), for good; from then on education is credited each year with what that adds to its income
+    (wages × g / (1 + g)). Checked against the levels as the year's programmes began (households moved by
+    relocation this year, and those whose migrants changed during the programmes, left out)."""
+    from povsim import PovertyModel
+
+    model = PovertyModel(end_year=2018, **SMALL)
+    hh, prog = model.households, model.programme(CHANNEL)
+    g, delay = param(model, "training_wage_gain"), param(model, "training_delay")
+    years: list[dict] = []
+    run_programmes, step = model.run_programmes, prog.step
+
+    def watched_run_programmes():
+        years.append({"local": hh.local_earnings.copy(), "away": hh.remittance.copy()})
+        income = run_programmes()
+        years[-1]["gain"] = model.ledger.gain_row(prog.index).astype(np.float64)
+        years[-1]["migrants_end"] = hh.migrants.copy()
+        return income
+
+    def watched_step(m, budget, income=None):
+        years[-1]["trained_year"] = prog.trained_year.copy()
+        step(m, budget, income)
+        years[-1]["migrants_step"] = hh.migrants.copy()
+        years[-1]["workers"] = hh.workers.copy()
+        years[-1]["children"] = hh.children.copy()
+        years[-1]["local_step"] = hh.local_earnings.copy()
+        years[-1]["away_step"] = hh.remittance.copy()
+
+    model.run_programmes, prog.step = watched_run_programmes, watched_step
+    model.run_model()
+    moved_year = model.programme("relocation").year_moved
+    checked = paid = 0
+    for year, rec in zip(range(2015, 2019), years, strict=True):
+        trained = rec["trained_year"]
+        starts = (trained > 0) & (year - trained == delay) & (moved_year != year)
+        others = ~starts & (moved_year != year)
+        np.testing.assert_allclose(rec["local_step"][starts], rec["local"][starts] * (1 + g), rtol=1e-12)
+        np.testing.assert_allclose(rec["away_step"][starts], rec["away"][starts] * (1 + g), rtol=1e-12)
+        assert (rec["local_step"][others] == rec["local"][others]).all(), year
+        assert (rec["away_step"][others] == rec["away"][others]).all(), year
+        checked += int(starts.sum())
+        paying = (trained > 0) & (year - trained >= delay) & (rec["migrants_step"] == rec["migrants_end"])
+        wages = (rec["workers"] - rec["migrants_end"]) * rec["local_step"] + rec["migrants_end"] * rec["away_step"]
+        # the year's relief (a gain too) is paid to households with children: compare the childless only
+        childless = paying & (rec["children"] == 0)
+        np.testing.assert_allclose(rec["gain"][childless], (wages * g / (1 + g))[childless], rtol=1e-5, atol=0.01)
+        paid += int(childless.sum())
+        never = (trained == 0) & (rec["children"] == 0)
+        assert not rec["gain"][never].any(), year  # no training, no children: nothing from education
+    assert checked > 0 and paid > 0
