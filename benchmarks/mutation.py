@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -248,7 +249,7 @@ def in_order(self, tests):
     return regular_run(self, sorted(tests, key=rank))
 
 PytestRunner._pytest_args_regular_run = in_order
-sys.argv = ["mutmut", "run", "--max-children", sys.argv[1]]
+sys.argv = ["mutmut", "run", "--max-children", sys.argv[1], *sys.argv[3:]]
 mm.cli()
 """
 """``mutmut run``, with every function the tests reached given all the module's tests (see above)."""
@@ -260,6 +261,12 @@ from mutmut.mutation.diff_apply import get_diff_for_mutant
 path, names = sys.argv[1], json.loads(sys.argv[2])
 print(json.dumps({n: get_diff_for_mutant(n, path=Path(path)) for n in names}))
 """
+
+
+TIMEOUT_CONSTANT = 60.0
+"""Seconds added to a mutant's tests' time before mutmut's limits (wall: (time + this) × 15; CPU: twice that).
+mutmut's time is the tests' call phase only, not the fixtures that build the models, so on a loaded machine
+its default (1 s) stops surviving mutants as "timeouts"; with 60 s a mutant has at least 15 minutes."""
 
 
 def git(*args: str) -> str:
@@ -310,7 +317,7 @@ def configure(root: Path, module: str, tests: list[str]) -> None:
         'also_copy = ["scenarios"]',
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]',
-        "timeout_constant = 3.0",
+        f"timeout_constant = {TIMEOUT_CONSTANT}",
         "",
     ]
     with open(root / "pyproject.toml", "a") as fh:
@@ -372,6 +379,33 @@ def write_survivors(root: Path, module: str, summary: dict) -> None:
     (root / "survivors.md").write_text("\n".join(lines))
 
 
+def rerun_timeouts(root: Path, module: str, workers: int) -> None:
+    """Run the module's timed-out mutants again with :data:`TIMEOUT_CONSTANT` (a workdir measured with a
+    smaller one)."""
+    names = [n for n, s in statuses(root, module).items() if s == "timeout"]
+    if not names:
+        return
+    config = (root / "pyproject.toml").read_text()
+    config = re.sub(r"timeout_constant = [0-9.]+", f"timeout_constant = {TIMEOUT_CONSTANT}", config)
+    (root / "pyproject.toml").write_text(config)
+    tests = json.loads(re.search(r"pytest_add_cli_args_test_selection = (.*)", config).group(1))
+    print(f"  {module}: {len(names)} timeouts run again", flush=True)
+    with open(root / "mutmut-timeouts.log", "w") as log:
+        subprocess.run(
+            [PYTHON, "-c", DRIVER, str(workers), json.dumps(run_order(tests)), *names],
+            cwd=root,
+            env=environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+    env.pop("PYTHONPATH", None)
+    return env
+
+
 def measure(module: str, args: argparse.Namespace, deadline: float) -> dict:
     root = Path(args.workdir) / module
     if root.exists() and not args.resume:
@@ -382,8 +416,7 @@ def measure(module: str, args: argparse.Namespace, deadline: float) -> dict:
         (root / "COMMIT").write_text(commit_label(args.worktree, args.commit))
         configure(root, module, tests_for(module, root, args.before))
     tests = tests_for(module, root, args.before)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
-    env.pop("PYTHONPATH", None)
+    env = environment()
     start = time.monotonic()
     with open(root / "mutmut.log", "w") as log:
         proc = subprocess.Popen(
@@ -404,6 +437,8 @@ def measure(module: str, args: argparse.Namespace, deadline: float) -> dict:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+    if proc.returncode == 0 and time.monotonic() < deadline:
+        rerun_timeouts(root, module, args.workers)
     wall = time.monotonic() - start
     summary = summarise(module, statuses(root, module), wall, tests)
     summary["mutmut_exit_code"] = proc.returncode
@@ -519,6 +554,16 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated workdirs: print the before/after table of their newest measurements, and stop",
     )
     args = parser.parse_args(argv)
+    if args.rerun_timeouts:
+        for module in args.module or list(MODULES):
+            root = Path(args.workdir) / module
+            if (root / "summary.json").exists():
+                rerun_timeouts(root, module, args.workers)
+                old = json.loads((root / "summary.json").read_text())
+                new = summarise(module, statuses(root, module), old["wall_seconds"], old["tests"])
+                (root / "summary.json").write_text(json.dumps(old | new, indent=2))
+                print(table([new]).splitlines()[-1], flush=True)
+        return 0
     if args.compare:
         print(compare(args.compare[0].split(","), args.compare[1].split(",")))
         return 0
