@@ -553,6 +553,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("BEFORE", "AFTER"),
         help="comma-separated workdirs: print the before/after table of their newest measurements, and stop",
     )
+    parser.add_argument(
+        "--rerun-timeouts",
+        action="store_true",
+        help="run the timed-out mutants of the modules in --workdir again with the current limits, and stop",
+    )
     args = parser.parse_args(argv)
     if args.rerun_timeouts:
         for module in args.module or list(MODULES):
