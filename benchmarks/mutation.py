@@ -121,6 +121,11 @@ DTYPE = "a float64 array of years for an int16 one: the same values and comparis
 STREAM = "renames a marginal lottery's random stream: another independent stream of the same uniforms"
 TIE = "<= for < against a continuous draw or income: a tie has probability zero"
 SCALED = "a constant in the exponent scales every county alike; the normalisation to the national average undoes it"
+NONNEGATIVE = "eligible >= 0 for > 0 in a case that needs capacity or enrolled below it: counts are never negative"
+MINLENGTH = "bincount without its minlength: every region has counties, every rationing cell a county"
+ASARRAY = "np.asarray without float64: the values (floats or whole numbers) compute the same"
+COPY = "the int32 index copied or not: the same indices (they are not written to)"
+ONE_GROUP = "a float group code in the one-group case: fit_within does not read the groups of a single limit"
 NEW_ARRAY = "the product into a new array instead of in place: the same values"
 NONE_FALSE = "None assigned into a bool array is False: the same value"
 BONUS = "a priority bonus one yuan larger: the same order (candidates' incomes per person are far below 1e5)"
@@ -169,6 +174,54 @@ EQUIVALENT: dict[str, str] = {
     "povsim.programs.credit.xǁCreditǁstep__mutmut_47": TIE,
     "povsim.programs.credit.xǁCreditǁstep__mutmut_92": BONUS,
     "povsim.programs.credit.xǁCreditǁstep__mutmut_164": "loan_until > 1 for > 0: it is 0 or a year",
+    "povsim.programs.base.x_binding_limit__mutmut_3": ASARRAY,
+    "povsim.programs.base.x_binding_limit__mutmut_5": ASARRAY,
+    "povsim.programs.base.x_binding_limit__mutmut_26": NONNEGATIVE,
+    "povsim.programs.base.x_binding_limit__mutmut_37": NONNEGATIVE,
+    "povsim.programs.base.x_depreciated__mutmut_6": ASARRAY,
+    "povsim.programs.base.x_depreciated__mutmut_8": ASARRAY,
+    "povsim.programs.base.xǁChannelLedgerǁ__init____mutmut_6": FLOAT64,
+    "povsim.programs.base.xǁChannelLedgerǁ__init____mutmut_8": FLOAT64,
+    "povsim.programs.base.xǁChannelLedgerǁadd_gain__mutmut_8": COPY,
+    "povsim.programs.base.xǁChannelLedgerǁadd_gain__mutmut_10": COPY,
+    "povsim.programs.base.xǁChannelLedgerǁadd_gain__mutmut_11": COPY,
+    "povsim.programs.base.xǁChannelLedgerǁadd_reached__mutmut_3": COPY,
+    "povsim.programs.base.xǁChannelLedgerǁadd_reached__mutmut_5": COPY,
+    "povsim.programs.base.xǁChannelLedgerǁadd_reached__mutmut_6": COPY,
+    "povsim.programs.base.xǁChannelLedgerǁbeneficiaries__mutmut_8": "a float mask for a bool one: the same marks",
+    "povsim.programs.base.xǁChannelLedgerǁbeneficiaries__mutmut_10": "a float mask for a bool one: the same marks",
+    "povsim.programs.base.xǁChannelLedgerǁbeneficiaries__mutmut_18": NONE_FALSE,
+    "povsim.programs.base.xǁChannelLedgerǁbeneficiaries__mutmut_27": FLOAT64,
+    "povsim.programs.base.xǁChannelLedgerǁincome__mutmut_14": "float32 × int32 is float64 either way",
+    "povsim.programs.base.xǁProgrammeǁcap__mutmut_1": STREAM,
+    "povsim.programs.base.xǁProgrammeǁcap__mutmut_2": STREAM,
+    "povsim.programs.base.xǁProgrammeǁcap__mutmut_34": STREAM,
+    "povsim.programs.base.xǁProgrammeǁcap__mutmut_8": ONE_GROUP,
+    "povsim.programs.base.xǁProgrammeǁcap__mutmut_10": ONE_GROUP,
+    "povsim.programs.base.xǁProgrammeǁcap__mutmut_24": FLOAT64,
+    "povsim.programs.base.xǁProgrammeǁcap__mutmut_30": ASARRAY,
+    "povsim.programs.base.xǁProgrammeǁcap__mutmut_32": ASARRAY,
+    "povsim.programs.base.xǁProgrammeǁmembers__mutmut_1": FLOAT64,
+    "povsim.programs.base.xǁProgrammeǁrecord__mutmut_13": ASARRAY,
+    "povsim.programs.base.xǁProgrammeǁrecord__mutmut_15": ASARRAY,
+    "povsim.programs.base.xǁProgrammeǁrecord__mutmut_22": ASARRAY,
+    "povsim.programs.base.xǁProgrammeǁrecord__mutmut_24": ASARRAY,
+    "povsim.programs.base.xǁProgrammeǁrecord__mutmut_31": ASARRAY,
+    "povsim.programs.base.xǁProgrammeǁrecord__mutmut_33": ASARRAY,
+    "povsim.programs.base.xǁProgrammeǁrecord__mutmut_44": FLOAT64,
+    "povsim.programs.base.xǁProgrammeǁrecord_funds__mutmut_9": MINLENGTH,
+    "povsim.programs.base.xǁProgrammeǁrecord_places__mutmut_10": FLOAT64,
+    "povsim.programs.base.xǁProgrammeǁselect__mutmut_12": ASARRAY,
+    "povsim.programs.base.xǁProgrammeǁselect__mutmut_14": ASARRAY,
+    "povsim.programs.base.xǁProgrammeǁselect__mutmut_18": ONE_GROUP,
+    "povsim.programs.base.xǁProgrammeǁselect__mutmut_20": ONE_GROUP,
+    "povsim.programs.base.xǁProgrammeǁselect__mutmut_2": STREAM,
+    "povsim.programs.base.xǁProgrammeǁselect__mutmut_3": STREAM,
+    "povsim.programs.base.xǁProgrammeǁselect__mutmut_35": STREAM,
+    "povsim.programs.base.xǁProgrammeǁselect__mutmut_40": STREAM,
+    "povsim.programs.base.xǁProgrammeǁselect__mutmut_41": STREAM,
+    "povsim.programs.base.xǁProgrammeǁselect__mutmut_58": STREAM,
+    "povsim.programs.base.xǁProgrammeǁselect__mutmut_31": MINLENGTH,
     "povsim.programs.ecology.xǁEcologyǁstep__mutmut_15": FLOAT64,
     **{f"povsim.registry.xǁRegistryǁ_within_quota__mutmut_{i}": STREAM for i in (33, 34, 42, 43)},
     "povsim.registry.xǁRegistryǁassessed_income__mutmut_18": NEW_ARRAY,

@@ -159,6 +159,8 @@ def test_binding_limit_codes_budget_capacity_eligibility_and_nobody():
     capacity = np.array([0, 10, 6, 6, 10])
     enrolled = np.array([0, 10, 6, 4, 7])
     assert binding_limit(eligible, capacity, enrolled).tolist() == [-1, 2, 1, 0, 0]
+    # one household (weight 1) eligible: eligibility, capacity or budget bound all the same
+    assert binding_limit([1, 1, 1], [1, 0, 1], [1, 0, 0]).tolist() == [2, 1, 0]
 
 
 def test_even_pace_is_one_over_the_years_left_and_all_from_the_target_year():
@@ -201,6 +203,7 @@ def test_ledger_gains_transfers_and_beneficiaries_by_region():
     ledger.add_reached(0, np.array([0, 2, 3]))
     ledger.add_reached(0, np.array([3]))
     ledger.add_reached(4, np.array([1, 4]))
+    ledger.add_reached(2, np.array([0, 1]))  # the east only
     assert ledger.gain_row(0).tolist() == [10.0, 0.0, 0.0, 6.0, 0.0]
     assert ledger.gain_at(np.array([3, 1])).tolist()[0] == [6.0, 0.0]
     assert ledger.gain_at(np.array([3, 1])).tolist()[4] == [0.0, 7.0]
@@ -214,6 +217,8 @@ def test_ledger_gains_transfers_and_beneficiaries_by_region():
     assert people[0].tolist() == [2.0, 9.0, 4.0]
     assert households[4].tolist() == [2.0, 0.0, 5.0]
     assert households[1].tolist() == [0.0, 0.0, 0.0]
+    assert households[2].tolist() == [3.0, 0.0, 0.0] and people[2].tolist() == [4.0, 0.0, 0.0]
+    assert ledger.gain_row(0).dtype == np.float32 and ledger.gain_at(np.array([0])).dtype == np.float32
     ledger.transfer[:] = 3.0
     ledger.spending[:] = 1.0
     ledger.reset()
@@ -274,10 +279,11 @@ def test_record_adds_gains_transfers_national_spending_by_region_and_county(buil
     prog.record(idx, gain=np.array([10.0, 20.0, 30.0]), transfer=5.0, cost=np.array([100.0, 200.0, 300.0]))
     prog.record(np.array([5]), gain=1.0, cost=50.0)
     prog.record(np.array([], np.int64), gain=1e9, transfer=1e9, cost=1e9)
+    prog.record(np.array([9]), gain=4.0, transfer=4.0)  # no cost given: none spent
     w = hh.weight.astype(float)
     row = ledger.gain_row(prog.index)
-    assert row[[0, 5, 7]].tolist() == [10.0, 21.0, 30.0] and row.sum() == 61.0
-    assert ledger.transfer[[0, 5, 7]].tolist() == [5.0, 5.0, 5.0] and ledger.transfer.sum() == 15.0
+    assert row[[0, 5, 7, 9]].tolist() == [10.0, 21.0, 30.0, 4.0] and row.sum() == 65.0
+    assert ledger.transfer[[0, 5, 7, 9]].tolist() == [5.0, 5.0, 5.0, 4.0] and ledger.transfer.sum() == 19.0
     spent = {0: 100 * w[0], 5: (200 + 50) * w[5], 7: 300 * w[7]}
     by_region = np.zeros(3)
     by_county = np.zeros(built.geography.n_counties)
@@ -288,7 +294,7 @@ def test_record_adds_gains_transfers_national_spending_by_region_and_county(buil
     np.testing.assert_allclose(ledger.county_spending, by_county)
     assert ledger.spending.sum() == pytest.approx(sum(spent.values()))
     households, _ = ledger.beneficiaries(hh)
-    assert households[prog.index].sum() == w[[0, 5, 7]].sum()
+    assert households[prog.index].sum() == w[[0, 5, 7, 9]].sum()
 
 
 def test_record_places_funds_and_guarantees(built):
@@ -349,6 +355,10 @@ def test_cap_keeps_the_first_in_priority_within_the_capacity_and_admit_passes_th
     assert kept.tolist() == idx[-10:].tolist()
     assert prog.cap(idx[:0], priority[:0], w[:0], 5.0).size == 0
     assert prog.cap(idx, priority, w[idx], -5.0).size == 0  # a negative capacity admits no one
+    ones = np.ones(40)
+    assert prog.cap(idx, priority, ones, 0.0).size == 0  # nor does none, for candidates of one household
+    assert prog.cap(idx[:1], priority[:1], ones[:1], 0.0).size == 0
+    assert prog.cap(idx[:1], priority[:1], ones[:1], 1.0).tolist() == [0]
     admitted, admitted_priority = prog.admit(idx, priority, w[idx], cap_total)
     assert admitted.tolist() == idx[-10:].tolist() and admitted_priority.tolist() == priority[-10:].tolist()
     # by group: one capacity each
@@ -391,3 +401,47 @@ def test_select_by_county_rations_alike_counties_together_at_a_coarse_scale(buil
     chosen = prog.select(idx, priority, cost, budget)
     assert chosen.tolist() == np.sort(idx[:5]).tolist()
     assert np.unique(hh.county[idx[:5]]).size >= 1
+
+
+def test_select_by_county_at_one_to_one_ranks_each_countys_own_households_first(built):
+    """At 1 : 1 (and up to 1 : 1 exactly) a county's money goes to its own candidates first, before what
+    is left is pooled in the region; above it, alike counties are rationed together, poorest first."""
+    prog = built.programme("employment")
+    hh, gov = built.households, built.governance
+    cell_of = gov.rationing_cell[hh.county]
+    cells, counts = np.unique(cell_of, return_counts=True)
+    cell = cells[np.argmax(counts)]
+    members = np.flatnonzero(cell_of == cell)
+    x, y = np.unique(hh.county[members])[:2]
+    in_x = members[hh.county[members] == x][:3]
+    in_y = members[hh.county[members] == y][:3]
+    idx = np.sort(np.r_[in_x, in_y])
+    priority = np.where(np.isin(idx, in_y), 0.0, 1.0) + idx * 1e-9  # county y's candidates are the poorer
+    cost = np.full(idx.size, 10.0)
+    w = hh.weight[idx].astype(float)
+    budget = np.zeros(built.geography.n_counties)
+    budget[x] = (cost * w)[np.isin(idx, in_x)].sum()  # exactly county x's candidates
+    scale = built.scale
+    try:
+        built.scale = 1.0
+        assert prog.select(idx, priority, cost, budget).tolist() == np.sort(in_x).tolist()
+        built.scale = 2.0
+        assert set(prog.select(idx, priority, cost, budget).tolist()) >= set(in_y[:2].tolist())
+    finally:
+        built.scale = scale
+
+
+def test_select_offers_a_cells_unused_money_to_the_regions_other_cells(built):
+    prog = built.programme("employment")
+    hh, gov = built.households, built.governance
+    cell_of = gov.rationing_cell[hh.county]
+    region = gov.rationing_cell_region
+    # two cells of one region: the money in one, the candidates in the other
+    cells = np.flatnonzero(region == region[cell_of[0]])
+    rich, poor = cells[0], next(c for c in cells[1:] if (cell_of == c).any())
+    idx = np.flatnonzero(cell_of == poor)[:4]
+    cost = np.full(idx.size, 10.0)
+    budget = np.zeros(built.geography.n_counties)
+    budget[np.flatnonzero(gov.rationing_cell == rich)[0]] = (cost * hh.weight[idx]).sum() * 2
+    chosen = prog.select(idx, np.arange(idx.size, dtype=float), cost, budget)
+    assert chosen.tolist() == idx.tolist()
