@@ -123,6 +123,9 @@ TIE = "<= for < against a continuous draw or income: a tie has probability zero"
 SCALED = "a constant in the exponent scales every county alike; the normalisation to the national average undoes it"
 NONNEGATIVE = "eligible >= 0 for > 0 in a case that needs capacity or enrolled below it: counts are never negative"
 MINLENGTH = "bincount without its minlength: every region has counties, every rationing cell a county"
+SORT = "another sort kind: the counties' intensities have no ties, so every sort gives the same ranks"
+CELL = "another code for the rationing cells that still tells every (region, deep, plan year) apart: the same cells"
+GI = "povsim.governance.xǁGovernanceǁ__init____mutmut_"
 ASARRAY = "np.asarray without float64: the values (floats or whole numbers) compute the same"
 COPY = "the int32 index copied or not: the same indices (they are not written to)"
 ONE_GROUP = "a float group code in the one-group case: fit_within does not read the groups of a single limit"
@@ -143,6 +146,32 @@ EQUIVALENT: dict[str, str] = {
     "povsim.attribution.xǁExitAttributionǁ_shares__mutmut_10": FLOAT64,
     "povsim.attribution.xǁExitAttributionǁrecord__mutmut_19": "argmax of no exits is an empty array: the same no-op",
     "povsim.attribution.xǁExitAttributionǁrecord__mutmut_25": "assigns to no households when there are no exits",
+    **{f"{GI}{i}": STREAM.replace("a marginal lottery's", "a fixed draw's") for i in (12, 13, 17, 18, 22, 23, 27, 28)},
+    **{f"{GI}{i}": DTYPE for i in (33, 35, 68, 163, 165)},
+    **{f"{GI}{i}": SORT for i in (42, 44, 46, 48, 56, 58, 102, 104, 106, 108, 117, 119)},
+    f"{GI}78": "/ for // before astype(int16): truncation floors the non-negative quotient alike",
+    f"{GI}85": "max(poor counties, 2) for max(…, 1): there are 832 poor counties",
+    **{f"{GI}{i}": CELL for i in (141, 142, 143, 145, 146, 149)},
+    f"{GI}144": CELL + " (region / 2 + deep would merge deep eastern with western non-deep counties of a plan year; "
+    "the east's deep counties plan 2019–20, the west's others 2016–18)",
+    f"{GI}183": "the draw also at a mean of 0: 1 + floor(u × (−1)) is 0 for every u > 0",
+    f"{GI}193": "the draw also at a mean of 0: 1 + floor(u × (−1)) is 0 for every u > 0",
+    **{f"{GI}{i}": DTYPE for i in (184, 196, 198)},
+    f"{GI}199": "false_exit_people is never read",
+    "povsim.governance.xǁGovernanceǁ_expected_registered__mutmut_11": MINLENGTH,
+    "povsim.governance.xǁGovernanceǁ_expected_registered__mutmut_14": "bincount to 4 regions: the fourth is never read",
+    **{
+        f"povsim.governance.xǁGovernanceǁ_expected_registered__mutmut_{i}": "the fallback for a region without poor "
+        "(or other) counties: every region has both"
+        for i in (33, 34)
+    },
+    "povsim.governance.xǁGovernanceǁ_expected_registered__mutmut_35": "= for +=: each county is in one (region, kind) "
+    "only, added to once",
+    "povsim.governance.xǁGovernanceǁsplit_rates__mutmut_22": "dividing where a half has no people too: 0 / 0 is "
+    "nan as the default (a half with no one has no one counted)",
+    "povsim.governance.xǁGovernanceǁsplit_rates__mutmut_27": "d >= 0: 0 / 0 is nan as the default",
+    "povsim.governance.xǁGovernanceǁsplit_rates__mutmut_31": "zip(strict=None) for strict=True: the halves have equal "
+    "lengths",
     "povsim.households.xǁHouseholdsǁcheck__mutmut_4": "members summed as float64 instead of int: the same comparisons",
     "povsim.households.xǁHouseholdsǁpeople_weight_of__mutmut_2": FLOAT64,
     "povsim.measurement.x_market_income__mutmut_15": "always the scalar branch: its expressions give the same "

@@ -82,6 +82,8 @@ def test_each_households_support_period_is_drawn_evenly_from_one_to_twice_the_me
     assert set(np.unique(model.governance.support_years).tolist()) == set(range(1, 2 * mean))
     none = PovertyModel(end_year=2015, **SMALL, **{G + "post_exit_support_years": 0})
     assert not none.governance.support_years.any()
+    one = PovertyModel(end_year=2015, **SMALL, **{G + "post_exit_support_years": 1})
+    assert (one.governance.support_years == 1).all()
 
 
 def test_village_factors_are_mean_one_lognormal_draws(model):
@@ -185,6 +187,8 @@ def test_denoised_rate_is_the_sampled_rate_at_one_to_one_and_a_constant_stays_co
         model.poor_area_scale = 1.0
         assert gov.denoised_rate(noisy, people, geo.county_poor, z) is noisy
         assert gov.split_rates(model.households.status == REGISTERED, people) is None
+        model.poor_area_scale = 2.0  # any coarser sampling has its noise measured
+        assert gov.split_rates(model.households.status == REGISTERED, people) is not None
     finally:
         model.poor_area_scale = scale
 
@@ -216,10 +220,21 @@ def watch_review(**overrides):
     gov, seen = m.governance, []
     denoised, review, check = gov.denoised_rate, gov.review, gov.provincial_check
 
-    def watched_denoised(sampled, people, counties, z, *args, **kwargs):
-        out = denoised(sampled, people, counties, z, *args, **kwargs)
+    def watched_denoised(sampled, people, counties, z, covariate=None, halves=None, checked=None):
+        out = denoised(sampled, people, counties, z, covariate, halves, checked)
         name = next(k for k in ("incidence_z", "wrong_z", "missed_z", "village_incidence_z") if z is getattr(gov, k))
         seen[-1]["rates"].setdefault(name, []).append(out.copy())
+        copy = lambda a: None if a is None else np.array(a, copy=True)  # noqa: E731
+        seen[-1]["inputs"].setdefault(name, []).append(
+            {
+                "sampled": copy(sampled),
+                "people": copy(people),
+                "counties": copy(counties),
+                "covariate": copy(covariate),
+                "halves": None if halves is None else tuple(copy(h) for h in halves),
+                "checked": copy(checked),
+            }
+        )
         return out
 
     def watched_check(applying):
@@ -235,7 +250,9 @@ def watch_review(**overrides):
         return out
 
     def watched_review():
-        seen.append({"year": m.year, "rates": {}, "exit_year": gov.exit_year.copy()})
+        hh = m.households
+        seen.append({"year": m.year, "rates": {}, "inputs": {}, "exit_year": gov.exit_year.copy()})
+        seen[-1]["table"] = {"status": hh.status.copy(), "false_exit": m.registry.false_exit.copy()}
         seen[-1]["village_exit_year"] = gov.village_exit_year.copy()
         review()
         seen[-1]["after"] = gov.exit_year.copy()
@@ -358,3 +375,57 @@ def test_the_county_table_records_the_registry_and_status_each_year(reviews):
     np.testing.assert_allclose(last["spending_yuan"], m.ledger.county_spending)
     assert m.governance.counties_exited() == int((m.governance.exit_year > 0).sum()) > 0
     assert m.governance.villages_exited() == int((m.governance.village_exit_year > 0).sum()) > 0
+
+
+def test_the_review_judges_the_rates_it_should_on_the_right_people(reviews):
+    """What the review hands the noise model, recomputed from the household table: registered incidence
+    over rural people (smooth in depth of poverty, its sampling noise from the two halves of the agents),
+    wrong exits among the exited (the counties the province checked apart), missed poor among rural
+    people, and the registered incidence among poor villages' residents."""
+    m, seen = reviews
+    gov, geo, hh = m.governance, m.geography, m.households
+    n = geo.n_counties
+    for rec in seen:
+        status = rec["table"]["status"]
+        after_check = status.copy()
+        after_check[rec["check"]["found"]] = REGISTERED
+        for call, registered in zip(rec["inputs"]["incidence_z"], (status, after_check), strict=False):
+            mask = registered == REGISTERED
+            reg = hh.people_by_county(mask, n)
+            np.testing.assert_allclose(call["sampled"], reg / gov.rural_people, rtol=1e-12)
+            assert call["people"].tolist() == gov.rural_people.tolist()
+            assert call["counties"].tolist() == geo.county_poor.tolist()
+            assert call["covariate"].tolist() == geo.county_intensity.tolist()
+            for got, want in zip(call["halves"], gov.split_rates(mask, gov.rural_people), strict=True):
+                np.testing.assert_allclose(got, want, rtol=1e-12)
+        exited = after_check == EXITED
+        wrong = rec["table"]["false_exit"].copy()
+        wrong[rec["check"]["found"]] = False
+        wrong &= exited & rec["poor"]
+        (call,) = rec["inputs"]["wrong_z"]
+        exited_people, wrong_people = hh.people_by_county(exited, n), hh.people_by_county(wrong, n)
+        np.testing.assert_allclose(
+            call["sampled"], np.divide(wrong_people, exited_people, out=np.zeros(n), where=exited_people > 0)
+        )
+        assert call["people"].tolist() == exited_people.tolist() and call["covariate"] is None
+        for got, want in zip(call["halves"], gov.split_rates(wrong, exited), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert (
+            call["checked"] is not None
+            and call["checked"].tolist() == (rec["check"]["applying"] & (rec["year"] >= 2016)).tolist()
+        )
+        (call,) = rec["inputs"]["missed_z"]
+        missed = (after_check == 0) & rec["poor"]
+        np.testing.assert_allclose(call["sampled"], hh.people_by_county(missed, n) / gov.rural_people, rtol=1e-12)
+        assert call["people"].tolist() == gov.rural_people.tolist() and call["covariate"] is None
+        for got, want in zip(call["halves"], gov.split_rates(missed, gov.rural_people), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        (call,) = rec["inputs"]["village_incidence_z"]
+        in_poor_village = (after_check == REGISTERED) & geo.village_poor[hh.village]
+        pv_people = np.maximum(geo.county_poor_villages * gov.rural_people / geo.county_villages, 1.0)
+        np.testing.assert_allclose(call["sampled"], hh.people_by_county(in_poor_village, n) / pv_people, rtol=1e-12)
+        np.testing.assert_allclose(call["people"], pv_people, rtol=1e-12)
+        assert call["counties"].tolist() == (geo.county_poor_villages > 0).tolist()
+        assert call["covariate"].tolist() == geo.county_intensity.tolist()
+        for got, want in zip(call["halves"], gov.split_rates(in_poor_village, pv_people), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
