@@ -214,6 +214,8 @@ EQUIVALENT: dict[str, str] = {
     "povsim.programs.base.xǁChannelLedgerǁadd_gain__mutmut_8": COPY,
     "povsim.programs.base.xǁChannelLedgerǁadd_gain__mutmut_10": COPY,
     "povsim.programs.base.xǁChannelLedgerǁadd_gain__mutmut_11": COPY,
+    "povsim.programs.base.xǁChannelLedgerǁadd_gain__mutmut_4": "zero gains kept instead of dropped: adding zero "
+    "changes no gain",
     "povsim.programs.base.xǁChannelLedgerǁadd_reached__mutmut_3": COPY,
     "povsim.programs.base.xǁChannelLedgerǁadd_reached__mutmut_5": COPY,
     "povsim.programs.base.xǁChannelLedgerǁadd_reached__mutmut_6": COPY,
@@ -488,9 +490,30 @@ def environment() -> dict[str, str]:
     return env
 
 
+def reopen_survivors(root: Path, module: str) -> int:
+    """For ``--recheck``: the working tree's tests/test_mutants_*.py into a measured workdir, and its surviving
+    mutants (those not listed as equivalent) marked unchecked, so that a resumed run tries them again with the
+    new tests; killed mutants stay killed (the tests that killed them are still there). Returns how many."""
+    for src in (REPO / "tests").glob("test_mutants_*.py"):
+        shutil.copy2(src, root / "tests" / src.name)
+    meta = root / "mutants" / (MODULES[module][0] + ".meta")
+    data = json.loads(meta.read_text())
+    status = statuses(root, module)
+    reopened = [n for n, st in status.items() if st in ("survived", "no tests", "suspicious") and n not in EQUIVALENT]
+    for name in reopened:
+        data["exit_code_by_key"][name] = None
+    meta.write_text(json.dumps(data, indent=4))
+    (root / "COMMIT").write_text(
+        (root / "COMMIT").read_text().split(" + ")[0] + " + test_mutants_*.py of the working tree"
+    )
+    return len(reopened)
+
+
 def measure(module: str, args: argparse.Namespace, deadline: float) -> dict:
     root = Path(args.workdir) / module
-    if root.exists() and not args.resume:
+    if args.recheck:
+        print(f"  {module}: {reopen_survivors(root, module)} survivors tried again", flush=True)
+    if root.exists() and not (args.resume or args.recheck):
         shutil.rmtree(root)
     if not root.exists():
         root.mkdir(parents=True)
@@ -634,6 +657,11 @@ def main(argv: list[str] | None = None) -> int:
         nargs=2,
         metavar=("BEFORE", "AFTER"),
         help="comma-separated workdirs: print the before/after table of their newest measurements, and stop",
+    )
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="try a measured workdir's survivors again with the working tree's tests/test_mutants_*.py",
     )
     parser.add_argument(
         "--rerun-timeouts",
