@@ -429,3 +429,79 @@ def test_the_review_judges_the_rates_it_should_on_the_right_people(reviews):
         assert call["covariate"].tolist() == geo.county_intensity.tolist()
         for got, want in zip(call["halves"], gov.split_rates(in_poor_village, pv_people), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def reference_denoised(gov, sampled, people, counties, z, covariate=None, halves=None, checked=None):
+    """The noise model as :meth:`Governance.denoised_rate`'s docstring states it, step by step."""
+    from scipy import special
+
+    m, geo = gov.model, gov.model.geography
+    w = float(m.poor_area_scale)
+    if w <= 1.0:
+        return sampled
+    size = m.households.size.astype(float)
+    kappa = (size**2).sum() / size.sum()  # people per household weighted by size
+    n_eff = np.maximum(people, 0.0) / ((w - 1.0) * kappa)
+    kind = geo.county_region.astype(int) * 2 + geo.county_poor
+    # level 1: a smooth per region and kind of county, over groups of three counties or more
+    smooth = np.full(geo.n_counties, np.nan)
+    for k in range(6):
+        group = counties & (kind == k)
+        if group.sum() >= 3:
+            smooth[group] = _weighted_fit(sampled, n_eff, covariate, group)
+    sel = np.isfinite(smooth)
+    # level 2: per cell (kind of county and plan year; the checked apart), observed over expected + 1
+    cell = gov.cell if checked is None else gov.cell * 2 + checked
+    m_sel = np.clip(smooth[sel], 1e-6, 1.0)
+    c = cell[sel]
+    observed = {k: (n_eff[sel] * sampled[sel])[c == k].sum() for k in np.unique(c)}
+    expected = {k: (n_eff[sel] * m_sel)[c == k].sum() for k in np.unique(c)}
+    m_sel = np.clip(m_sel * np.array([(observed[k] + 1) / (expected[k] + 1) for k in c]), 1e-6, 1.0)
+    # level 3: each county's gamma posterior about its cell's smooth, at the quantile of its fixed draw
+    y, n, g = sampled[sel], n_eff[sel], kind[sel]
+    seen = n > 0
+    if halves is not None:
+        a, b = halves[0][sel], halves[1][sel]
+        ok = seen & np.isfinite(a) & np.isfinite(b)
+        for k in range(6):
+            these = ok & (g == k)
+            half_var = ((a - b) ** 2 / 4)[these].sum()
+            poisson = (m_sel[these] / n[these]).sum()
+            phi = half_var / poisson if poisson > 0 else 1.0
+            n = np.where(g == k, n / max(phi, 1.0), n)
+    poor = geo.county_poor[sel]
+    alpha = np.empty(sel.sum())
+    for p in (False, True):
+        these = seen & (poor == p)
+        excess = ((y - m_sel) ** 2 * n / m_sel - 1.0)[these].sum()
+        information = (m_sel * n)[these].sum()
+        cv2 = excess / information if information > 0 else 0.0
+        alpha[poor == p] = 1.0 / max(cv2, 1e-12)
+    out = sampled.copy()
+    out[sel] = special.gammaincinv(alpha + n * y, special.ndtr(z[sel])) / (alpha / m_sel + n)
+    return np.clip(out, 0.0, 1.0)
+
+
+def test_denoised_rates_follow_the_documented_three_level_model(reviews):
+    """Every rate the reviews judged, recomputed from the inputs they were given by the three levels the
+    docstring of ``denoised_rate`` sets out (smooth by region and kind, cell factor, county posterior)."""
+    m, seen = reviews
+    gov = m.governance
+    draws = {k: getattr(gov, k) for k in ("incidence_z", "wrong_z", "missed_z", "village_incidence_z")}
+    compared = 0
+    for rec in seen:
+        for name, calls in rec["inputs"].items():
+            for call, got in zip(calls, rec["rates"][name], strict=True):
+                expected = reference_denoised(
+                    gov,
+                    call["sampled"],
+                    call["people"],
+                    call["counties"],
+                    draws[name],
+                    call["covariate"],
+                    call["halves"],
+                    None if call["checked"] is None else call["checked"].astype(int),
+                )
+                np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12, err_msg=f"{name} {rec['year']}")
+                compared += 1
+    assert compared >= 4 * len(seen)
