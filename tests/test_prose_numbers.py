@@ -67,6 +67,7 @@ def test_the_readme_quotes_the_recorded_calibration_costs():
 def test_the_docs_quote_the_recorded_backtest_costs():
     docs = " ".join((REPO / "docs" / "calibration.md").read_text().split())
     assert f"--quick # a smoke test: {COSTS['backtest --quick'].text()}" in docs
+    assert f"# the full calibration on data to 2016: {COSTS['backtest --origin 2016'].text()}" in docs
 
 
 def test_the_readme_counts_the_parameters_the_code_fits_and_varies():

@@ -60,10 +60,16 @@ COSTS: dict[str, Cost] = {
         f"2026-12-02, {TWO_CORES}, sampling design, beside another job",
     ),
     "backtest --origin 2015": Cost(
-        "povsim backtest --origin 2015", 3624, 1123, f"2026-11-30, {TWO_CORES}, beside the test suite"
+        "povsim backtest --origin 2015",
+        3464,
+        2677,
+        f"2026-12-02, {TWO_CORES}, sampling design, quiet, beside mutation testing (load ~10)",
     ),
     "backtest --origin 2016": Cost(
-        "povsim backtest --origin 2016", 4808, 1332, f"2026-11-30, {TWO_CORES}, beside another job"
+        "povsim backtest --origin 2016",
+        4024,
+        1790,
+        f"2026-12-02, {TWO_CORES}, sampling design, quiet, beside mutation testing",
     ),
 }
 """The measured costs, by command (as typed after ``povsim``)."""
