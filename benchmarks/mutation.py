@@ -125,6 +125,7 @@ NONNEGATIVE = "eligible >= 0 for > 0 in a case that needs capacity or enrolled b
 MINLENGTH = "bincount without its minlength: every region has counties, every rationing cell a county"
 SORT = "another sort kind: the counties' intensities have no ties, so every sort gives the same ranks"
 CELL = "another code for the rationing cells that still tells every (region, deep, plan year) apart: the same cells"
+GD = "povsim.governance.xǁGovernanceǁdenoised_rate__mutmut_"
 GI = "povsim.governance.xǁGovernanceǁ__init____mutmut_"
 ASARRAY = "np.asarray without float64: the values (floats or whole numbers) compute the same"
 COPY = "the int32 index copied or not: the same indices (they are not written to)"
@@ -172,6 +173,17 @@ EQUIVALENT: dict[str, str] = {
     "povsim.governance.xǁGovernanceǁsplit_rates__mutmut_27": "d >= 0: 0 / 0 is nan as the default",
     "povsim.governance.xǁGovernanceǁsplit_rates__mutmut_31": "zip(strict=None) for strict=True: the halves have equal "
     "lengths",
+    f"{GD}28": "range(7) for range(6): there are six kinds of county (3 regions × poor or not)",
+    f"{GD}50": "cell × 2 − checked for + checked: still a code of its own per (cell, checked)",
+    f"{GD}52": "cell × 3 + checked: still a code of its own per (cell, checked)",
+    f"{GD}62": "no floor on the first clip: the second clip (after the cell factor) floors the smooth at 1e-6 again",
+    f"{GD}69": "1 for 0 outside the selection: those entries are never read",
+    **{
+        f"{GD}{i}": "bincount's minlength dropped or too small: the cells indexed are those counted"
+        for i in (76, 78, 86, 88)
+    },
+    f"{GD}147": "2 for 1 where a county is unseen: unseen counties are not among those summed (ok needs seen)",
+    f"{GD}177": "bincount without minlength 2: a length-1 result broadcasts into both kinds; only its own is read",
     "povsim.households.xǁHouseholdsǁcheck__mutmut_4": "members summed as float64 instead of int: the same comparisons",
     "povsim.households.xǁHouseholdsǁpeople_weight_of__mutmut_2": FLOAT64,
     "povsim.measurement.x_market_income__mutmut_15": "always the scalar branch: its expressions give the same "

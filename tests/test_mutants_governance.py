@@ -505,3 +505,45 @@ def test_denoised_rates_follow_the_documented_three_level_model(reviews):
                 np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12, err_msg=f"{name} {rec['year']}")
                 compared += 1
     assert compared >= 4 * len(seen)
+
+
+def test_denoised_rates_at_the_edges_follow_the_documented_model(model):
+    """Hand-made inputs that reach what the reviews' rates do not: counties with no people or under one
+    agent's worth, no events at all, a kind of county without a finite half, a selection of exactly three
+    counties of one kind, only non-poor counties, and sampling 1 : 2."""
+    gov, geo = model.governance, model.geography
+    n = geo.n_counties
+    rng = np.random.default_rng(5)
+    kind = geo.county_region.astype(int) * 2 + geo.county_poor
+    poor = geo.county_poor
+    sampled = rng.uniform(0.0, 0.2, n)  # spread wider than its sampling noise: the county spread is estimated
+    people = gov.rural_people * rng.uniform(1.0, 20.0, n)
+    people[rng.random(n) < 0.1] = 0.0  # no people
+    people[rng.random(n) < 0.1] = 5000.0  # under one agent's worth (n_eff < 1)
+    z = rng.standard_normal(n)
+    a = sampled + rng.normal(0, 0.02, n)
+    b = sampled + rng.normal(0, 0.02, n)
+    a[kind == 5] = np.nan  # the last kind of county without a finite half
+    checked = (poor & (rng.random(n) < 0.3)).astype(int)
+    three = np.zeros(n, bool)
+    three[np.flatnonzero(kind == 3)[:3]] = True
+    three |= kind == 5
+    cases = [
+        (sampled, people, poor, geo.county_intensity, (a, b), checked),
+        (np.zeros(n), people, poor, geo.county_intensity, None, None),  # no events
+        (sampled, people, three, None, None, None),
+        (sampled, gov.rural_people, ~poor, geo.county_intensity, None, None),  # only non-poor counties
+    ]
+    for i, (s, p, counties, covariate, halves, check) in enumerate(cases):
+        got = gov.denoised_rate(s, p, counties, z, covariate, halves, None if check is None else check.astype(bool))
+        expected = reference_denoised(gov, s, p, counties, z, covariate, halves, check)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12, err_msg=f"case {i}")
+        assert np.isfinite(got).all()
+    scale = model.poor_area_scale
+    try:
+        model.poor_area_scale = 2.0
+        got = gov.denoised_rate(sampled, people, poor, z, geo.county_intensity)
+        np.testing.assert_allclose(got, reference_denoised(gov, sampled, people, poor, z, geo.county_intensity))
+        assert not np.allclose(got[poor], sampled[poor])
+    finally:
+        model.poor_area_scale = scale
