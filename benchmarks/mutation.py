@@ -126,6 +126,7 @@ MINLENGTH = "bincount without its minlength: every region has counties, every ra
 SORT = "another sort kind: the counties' intensities have no ties, so every sort gives the same ranks"
 CELL = "another code for the rationing cells that still tells every (region, deep, plan year) apart: the same cells"
 GD = "povsim.governance.xǁGovernanceǁdenoised_rate__mutmut_"
+GR = "povsim.governance.xǁGovernanceǁreview__mutmut_"
 GI = "povsim.governance.xǁGovernanceǁ__init____mutmut_"
 ASARRAY = "np.asarray without float64: the values (floats or whole numbers) compute the same"
 COPY = "the int32 index copied or not: the same indices (they are not written to)"
@@ -184,6 +185,30 @@ EQUIVALENT: dict[str, str] = {
     },
     f"{GD}147": "2 for 1 where a county is unseen: unseen counties are not among those summed (ok needs seen)",
     f"{GD}177": "bincount without minlength 2: a length-1 result broadcasts into both kinds; only its own is read",
+    f"{GD}192": "bincount without minlength 2: a length-1 result broadcasts into both kinds; only its own is read",
+    f"{GD}229": "no lower clip: the posterior quantile and the sampled rates are never negative",
+    "povsim.governance.xǁGovernanceǁ_kappa__mutmut_2": FLOAT64,
+    "povsim.governance.xǁGovernanceǁ_kappa__mutmut_10": "max(people, 2) for max(…, 1): there are thousands of members",
+    "povsim.governance.xǁGovernanceǁ_rural_people__mutmut_32": "floor 1 for 0 on what the poor counties leave: they "
+    "never hold more than their region's rural people",
+    "povsim.governance.xǁGovernanceǁ_rural_people__mutmut_40": "floor 2 for 1: every county has thousands of people",
+    **{f"{GR}{i}": TIE for i in (23, 152, 155, 213)},
+    **{f"{GR}{i}": "a second clip of a rate already within [0, 1]" for i in (112, 113, 118, 126, 127, 132)},
+    f"{GR}178": "floor 2 for 1 on a county's poor-village people: only counties without poor villages reach it, and "
+    "they are not selected",
+    f"{GR}193": "every county has poor villages (6 at least) in this geography: >= 0 and > 1 select the same counties",
+    f"{GR}194": "every county has poor villages (6 at least) in this geography: >= 0 and > 1 select the same counties",
+    **{
+        f"{GR}{i}": "record_state recomputes the registered people and judged incidence itself: the same numbers"
+        for i in (215, 216, 217, 218)
+    },
+    "povsim.governance.xǁGovernanceǁprovincial_check__mutmut_29": TIE,
+    "povsim.governance.xǁGovernanceǁprovincial_check__mutmut_37": NONE_FALSE,
+    "povsim.governance.xǁGovernanceǁprovincial_check__mutmut_38": "a re-registered household's false-exit flag left "
+    "set: it is only read for exited households and overwritten at its next exit",
+    "povsim.governance.xǁGovernanceǁrecord_state__mutmut_2": "and for or: the callers pass both or neither",
+    "povsim.governance.xǁGovernanceǁsplit_rates__mutmut_34": "zip without strict: the halves have equal lengths",
+    "povsim.governance.xǁGovernanceǁsplit_rates__mutmut_35": "zip without strict: the halves have equal lengths",
     "povsim.households.xǁHouseholdsǁcheck__mutmut_4": "members summed as float64 instead of int: the same comparisons",
     "povsim.households.xǁHouseholdsǁpeople_weight_of__mutmut_2": FLOAT64,
     "povsim.measurement.x_market_income__mutmut_15": "always the scalar branch: its expressions give the same "

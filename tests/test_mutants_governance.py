@@ -533,6 +533,8 @@ def test_denoised_rates_at_the_edges_follow_the_documented_model(model):
         (np.zeros(n), people, poor, geo.county_intensity, None, None),  # no events
         (sampled, people, three, None, None, None),
         (sampled, gov.rural_people, ~poor, geo.county_intensity, None, None),  # only non-poor counties
+        (sampled, np.where(poor, 0.0, people), np.ones(n, bool), None, None, None),  # no poor county has people
+        (sampled, np.where(poor, 0.5, people), np.ones(n, bool), None, None, None),  # next to no information
     ]
     for i, (s, p, counties, covariate, halves, check) in enumerate(cases):
         got = gov.denoised_rate(s, p, counties, z, covariate, halves, None if check is None else check.astype(bool))
@@ -547,3 +549,10 @@ def test_denoised_rates_at_the_edges_follow_the_documented_model(model):
         assert not np.allclose(got[poor], sampled[poor])
     finally:
         model.poor_area_scale = scale
+
+
+def test_without_the_evaluation_the_province_checks_no_county():
+    _, seen = watch_review(**{G + "evaluation.enabled": False, G + "exit_pressure.max": 0.4})
+    assert sum(int(r["check"]["applying"].sum()) for r in seen) > 0
+    assert not any(r["check"]["found"].any() for r in seen)
+    assert all((r["inputs"]["wrong_z"][0]["checked"] == 0).all() for r in seen)
