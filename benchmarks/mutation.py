@@ -207,6 +207,20 @@ EQUIVALENT: dict[str, str] = {
     "povsim.governance.xǁGovernanceǁprovincial_check__mutmut_38": "a re-registered household's false-exit flag left "
     "set: it is only read for exited households and overwritten at its next exit",
     "povsim.governance.xǁGovernanceǁrecord_state__mutmut_2": "and for or: the callers pass both or neither",
+    **{
+        f"povsim.governance.xǁGovernanceǁrecord_state__mutmut_{i}": "recomputes the registered people and judged "
+        "incidence it was given: the same numbers"
+        for i in (3, 4)
+    },
+    "povsim.governance.xǁGovernanceǁrecord_state__mutmut_29": "exit_year > 1 for > 0: it is 0 or a year",
+    "povsim.governance.xǁGovernanceǁcounties_exited__mutmut_3": "exit_year > 1 for > 0: it is 0 or a year",
+    "povsim.governance.xǁGovernanceǁvillages_exited__mutmut_3": "exit_year > 1 for > 0: it is 0 or a year",
+    "povsim.governance.xǁGovernanceǁtable__mutmut_2": "the table always has the initial year's rows",
+    **{
+        f"povsim.governance.xǁGovernanceǁtable__mutmut_{i}": "the rows' index kept: counties.csv is written without it"
+        for i in (4, 6, 7)
+    },
+    "povsim.governance.x__weighted_fit__mutmut_35": "rcond=None is lstsq's default",
     "povsim.governance.xǁGovernanceǁsplit_rates__mutmut_34": "zip without strict: the halves have equal lengths",
     "povsim.governance.xǁGovernanceǁsplit_rates__mutmut_35": "zip without strict: the halves have equal lengths",
     "povsim.households.xǁHouseholdsǁcheck__mutmut_4": "members summed as float64 instead of int: the same comparisons",

@@ -154,6 +154,12 @@ def test_weighted_fit_known_lines_and_means():
     two = np.array([1.0, 0.0, 0.0, 3.0, 0.0])
     two_mean = (y[0] * 1 + y[3] * 3) / 4
     np.testing.assert_allclose(_weighted_fit(y, two, x, sel), [two_mean] * 4, rtol=1e-12)
+    # exactly three weighted points: still a line; weights under one count as weights
+    three = np.array([0.5, 0.0, 2.0, 4.0, 0.0])
+    np.testing.assert_allclose(_weighted_fit(y, three, x, sel), y[:4], rtol=1e-9)
+    light = np.array([0.25, 0.125, 0.0625, 0.0625, 0.0])  # total weight 0.5
+    light_mean = (y[:4] * light[:4]).sum() / light[:4].sum()
+    np.testing.assert_allclose(_weighted_fit(y, light, None, sel), [light_mean] * 4, rtol=1e-12)
     # no weight at all: the plain mean
     np.testing.assert_allclose(_weighted_fit(y, np.zeros(5), x, sel), [y[:4].mean()] * 4, rtol=1e-12)
     # a falling line crossing zero is floored at a tenth of the weighted mean
@@ -359,7 +365,12 @@ def test_the_county_table_records_the_registry_and_status_each_year(reviews):
     table = m.governance.table()
     geo = m.geography
     assert sorted(table["year"].unique().tolist()) == list(range(2014, 2019))
+    first = table[table["year"] == 2014].set_index("county")
+    np.testing.assert_allclose(first["incidence"], m.governance.initial_registered / m.governance.rural_people)
     last = table[table["year"] == 2018].set_index("county")
+    assert last["rural_people"].tolist() == np.round(m.governance.rural_people).astype(int).tolist()
+    for column in ("rural_people", "registered_poor_people", "poor_people"):
+        assert table[column].dtype == np.int64, column  # whole people in counties.csv
     hh = m.households
     reg = hh.people_by_county(hh.status == REGISTERED, geo.n_counties)
     assert last["registered_poor_people"].tolist() == np.round(reg).astype(int).tolist()
