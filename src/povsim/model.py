@@ -214,7 +214,6 @@ class PovertyModel(mesa.Model):
         hh, p = self.households, self.params
         ledger = self.ledger
         ledger.reset()
-        self.effects.begin_year(self.year)
         budgets = county_budgets(
             p,
             hh,
@@ -227,6 +226,7 @@ class PovertyModel(mesa.Model):
         for programme in self.programmes:
             if not programme.means_tested:
                 programme.step(self, budgets.get(programme.channel))
+                self.effects.start(programme.channel, self.year)
         self.effects.credit(ledger, self.year)
         self._carry_over(budgets)
         risk = sum((programme.income_risk(self) for programme in self.programmes), start=np.zeros(hh.n))

@@ -50,6 +50,8 @@ class Effect:
     factor: float
     start: int
     idx: np.ndarray
+    start_deferred: bool = False
+    """Registered before its start year (applied then by :meth:`IncomeEffects.start`)."""
 
 
 class IncomeEffects:
@@ -62,7 +64,7 @@ class IncomeEffects:
     def register(self, channel: str, level: str, idx: np.ndarray, factor: float, start: int, year: int) -> None:
         """Multiply ``level`` of households ``idx`` by ``factor`` from ``start`` on, for good, on behalf of
         ``channel``; applied now when ``start`` is this ``year`` (a later start is applied by
-        :meth:`begin_year`).
+        :meth:`start` in that year, right after the channel's step).
 
         Raises:
             ValueError: an unknown level or channel, a factor that is not positive and finite, or a
@@ -76,15 +78,18 @@ class IncomeEffects:
             raise ValueError(f"income effect of {channel} on {level}: starts in {start}, before {year}")
         if idx.size == 0 or factor == 1.0:
             return
-        effect = Effect(CHANNELS.index(channel), level, float(factor), int(start), idx.astype(np.int32))
+        effect = Effect(CHANNELS.index(channel), level, float(factor), int(start), idx.astype(np.int32), start > year)
         self.effects.append(effect)
         if start == year:
             self._apply(effect)
 
-    def begin_year(self, year: int) -> None:
-        """Apply the effects that start in ``year``."""
+    def start(self, channel: str, year: int) -> None:
+        """Apply ``channel``'s effects that start in ``year``; the model calls it right after the
+        channel's step, where the channel's own rule would apply them (the order of multiplications,
+        and so every float, is the same as if it did)."""
+        c = CHANNELS.index(channel)
         for effect in self.effects:
-            if effect.start == year:
+            if effect.channel == c and effect.start == year and effect.start_deferred:
                 self._apply(effect)
 
     def _apply(self, effect: Effect) -> None:
