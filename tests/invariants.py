@@ -74,7 +74,8 @@ class Snapshot:
 
 @dataclass
 class Record:
-    """One ``Programme.record`` call: yuan per household of ``idx`` (before weights)."""
+    """One ``Programme.record`` call, or one credit of a lasting income effect: yuan per household of
+    ``idx`` (before weights)."""
 
     year: int
     channel: str
@@ -155,11 +156,36 @@ def _watch(obs: Observed, programme) -> None:
     programme.record, programme.record_funds, programme.step = watched_record, watched_funds, watched_step
 
 
+def _watch_effects(obs: Observed, effects) -> None:
+    """Note what the register of lasting income effects credits each year (a gain for a channel's
+    households, as a :class:`Record` with no transfer or cost): the ledger's gains it adds."""
+    credit = effects.credit
+
+    def watched_credit(ledger, year):
+        add_gain = ledger.add_gain
+
+        def noted(c, idx, gain):
+            none = np.zeros(np.shape(idx))
+            obs.records.append(
+                Record(year, CHANNELS[c], np.array(idx, copy=True), np.array(gain, np.float64), none, none)
+            )
+            return add_gain(c, idx, gain)
+
+        ledger.add_gain = noted
+        try:
+            credit(ledger, year)
+        finally:
+            del ledger.add_gain  # the class's method again
+
+    effects.credit = watched_credit
+
+
 def observe(model: PovertyModel) -> Observed:
     """Run ``model`` (freshly built) to its end year under observation."""
     obs = Observed(model)
     for programme in model.programmes:
         _watch(obs, programme)
+    _watch_effects(obs, model.effects)
     obs.snapshots[model.year] = Snapshot.of(model)
     while model.running:
         model.step()
