@@ -129,7 +129,7 @@ def test_education_ranks_the_registered_poorest_first(run):
 def test_training_raises_wages_at_home_and_away_from_its_delay_and_is_credited_what_it_adds():
     """In the year the delay ends, a trainee household's earnings at home and away rise by the documented
     gain (25%), for good; from then on education is credited each year with what that adds to its income
-    (wages × g / (1 + g)). Checked against the levels as the year's programmes began (households moved by
+    (wages × g / (1 + g)). Checked on the levels as the year's programmes began and ended (households moved by
     relocation this year, and those whose migrants changed during the programmes, left out)."""
     from povsim import PovertyModel
 
@@ -144,6 +144,8 @@ def test_training_raises_wages_at_home_and_away_from_its_delay_and_is_credited_w
         income = run_programmes()
         years[-1]["gain"] = model.ledger.gain_row(prog.index).astype(np.float64)
         years[-1]["migrants_end"] = hh.migrants.copy()
+        years[-1]["local_end"] = hh.local_earnings.copy()
+        years[-1]["away_end"] = hh.remittance.copy()
         return income
 
     def watched_step(m, budget, income=None):
@@ -152,8 +154,6 @@ def test_training_raises_wages_at_home_and_away_from_its_delay_and_is_credited_w
         years[-1]["migrants_step"] = hh.migrants.copy()
         years[-1]["workers"] = hh.workers.copy()
         years[-1]["children"] = hh.children.copy()
-        years[-1]["local_step"] = hh.local_earnings.copy()
-        years[-1]["away_step"] = hh.remittance.copy()
 
     model.run_programmes, prog.step = watched_run_programmes, watched_step
     model.run_model()
@@ -163,13 +163,13 @@ def test_training_raises_wages_at_home_and_away_from_its_delay_and_is_credited_w
         trained = rec["trained_year"]
         starts = (trained > 0) & (year - trained == delay) & (moved_year != year)
         others = ~starts & (moved_year != year)
-        np.testing.assert_allclose(rec["local_step"][starts], rec["local"][starts] * (1 + g), rtol=1e-12)
-        np.testing.assert_allclose(rec["away_step"][starts], rec["away"][starts] * (1 + g), rtol=1e-12)
-        assert (rec["local_step"][others] == rec["local"][others]).all(), year
-        assert (rec["away_step"][others] == rec["away"][others]).all(), year
+        np.testing.assert_allclose(rec["local_end"][starts], rec["local"][starts] * (1 + g), rtol=1e-12)
+        np.testing.assert_allclose(rec["away_end"][starts], rec["away"][starts] * (1 + g), rtol=1e-12)
+        assert (rec["local_end"][others] == rec["local"][others]).all(), year
+        assert (rec["away_end"][others] == rec["away"][others]).all(), year
         checked += int(starts.sum())
         paying = (trained > 0) & (year - trained >= delay) & (rec["migrants_step"] == rec["migrants_end"])
-        wages = (rec["workers"] - rec["migrants_end"]) * rec["local_step"] + rec["migrants_end"] * rec["away_step"]
+        wages = (rec["workers"] - rec["migrants_end"]) * rec["local_end"] + rec["migrants_end"] * rec["away_end"]
         # the year's relief (a gain too) is paid to households with children: compare the childless only
         childless = paying & (rec["children"] == 0)
         np.testing.assert_allclose(rec["gain"][childless], (wages * g / (1 + g))[childless], rtol=1e-5, atol=0.01)
