@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from povsim import PovertyModel
+pytest.register_assert_rewrite("invariants")  # its checks are asserts: failures explained, and counted
+
+from povsim import PovertyModel  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

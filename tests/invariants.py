@@ -207,16 +207,16 @@ def reported(results: pd.DataFrame, measure: str, channel: str = "all") -> pd.Da
 
 def _compare(what: str, year: int, expected: np.ndarray, table: pd.DataFrame, rel: float = 0.0, abs_: float = 0.0):
     """Assert that the reported regions and national total of ``year`` equal ``expected`` (by region)."""
-    if year not in table.index:
-        raise AssertionError(f"{what} {year}: no reported row (expected {expected.sum():,.0f})")
+    assert year in table.index, f"{what} {year}: no reported row (expected {expected.sum():,.0f})"
     got = np.array([table.loc[year, r] for r in REGIONS])
     total = float(table.loc[year, "national"])
     tol = np.maximum(abs_, rel * np.abs(expected))
-    if not (np.abs(got - expected) <= tol).all() or abs(total - expected.sum()) > max(abs_, rel * abs(expected.sum())):
-        raise AssertionError(
-            f"{what} {year}: reported {dict(zip(REGIONS, got.tolist(), strict=True))}, national {total:,.0f}; "
-            f"recomputed {dict(zip(REGIONS, expected.tolist(), strict=True))}, national {expected.sum():,.0f}"
-        )
+    assert (np.abs(got - expected) <= tol).all() and abs(total - expected.sum()) <= max(
+        abs_, rel * abs(expected.sum())
+    ), (
+        f"{what} {year}: reported {dict(zip(REGIONS, got.tolist(), strict=True))}, national {total:,.0f}; "
+        f"recomputed {dict(zip(REGIONS, expected.tolist(), strict=True))}, national {expected.sum():,.0f}"
+    )
 
 
 # -- registry --------------------------------------------------------------------------------
@@ -247,12 +247,11 @@ def check_exits_and_relapse(obs: Observed) -> None:
         fell = relapses(obs, year)
         recorded = now.relapse_year == year
         counted = now.relapses - last.relapses
-        if (recorded != fell).any() or (counted != fell).any():
-            raise AssertionError(
-                f"relapse record {year}: {int(fell.sum())} households relapsed (exited, now below the line, not "
-                f"last year); {int(recorded.sum())} have relapse_year {year}, {int((counted > 0).sum())} a new "
-                f"relapse counted; {int((recorded != fell).sum())} rows disagree"
-            )
+        assert (recorded == fell).all() and (counted == fell).all(), (
+            f"relapse record {year}: {int(fell.sum())} households relapsed (exited, now below the line, not "
+            f"last year); {int(recorded.sum())} have relapse_year {year}, {int((counted > 0).sum())} a new "
+            f"relapse counted; {int((recorded != fell).sum())} rows disagree"
+        )
         _compare("relapse_people", year, now.by_region(fell), relapse_table)
         since = year - now.exit_year
         for label, mask in (("1y", since == 1), ("2y", since == 2), ("3y", since == 3), ("4y_plus", since >= 4)):
@@ -293,10 +292,9 @@ def check_sustained_exits(obs: Observed) -> list[int]:
         expected = sustained_exits(obs, cohort)
         _compare("sustained_exits_people", cohort, expected, table)
         records = sustained_from_records(obs, cohort)
-        if not np.array_equal(records, expected):
-            raise AssertionError(
-                f"sustained exits {cohort}: from relapse events {expected}, from relapse_year {records}"
-            )
+        assert np.array_equal(records, expected), (
+            f"sustained exits {cohort}: from relapse events {expected}, from relapse_year {records}"
+        )
         summed = by_channel[by_channel["year"] == cohort].groupby("region")["value"].sum()
         _compare("sustained_exits_people by channel, summed", cohort, expected, summed.to_frame().T.set_axis([cohort]))
     return cohorts
@@ -364,16 +362,14 @@ def check_funds(obs: Observed, rel: float = 1e-9) -> None:
             funds = reported(res, "funds_yuan", channel).loc[year]
             carried = reported(res, "carried_over_yuan", channel).loc[year]
             new = funds["national"] - carried["national"]
-            if abs(new - expected) > rel * max(expected, 1.0):
-                raise AssertionError(
-                    f"funds_yuan {channel} {year}: {funds['national']:,.0f} less carried {carried['national']:,.0f} = "
-                    f"{new:,.0f}; documented money × shares × levers = {expected:,.0f} ({new / max(expected, 1):.6f}×)"
-                )
+            assert abs(new - expected) <= rel * max(expected, 1.0), (
+                f"funds_yuan {channel} {year}: {funds['national']:,.0f} less carried {carried['national']:,.0f} = "
+                f"{new:,.0f}; documented money × shares × levers = {expected:,.0f} ({new / max(expected, 1):.6f}×)"
+            )
             by_county = float(np.sum(obs.funds.get((year, channel), 0.0)))
-            if abs(by_county - funds["national"]) > rel * max(abs(funds["national"]), 1.0):
-                raise AssertionError(
-                    f"funds {channel} {year}: counties {by_county:,.0f}, national {funds['national']:,.0f}"
-                )
+            assert abs(by_county - funds["national"]) <= rel * max(abs(funds["national"]), 1.0), (
+                f"funds {channel} {year}: counties {by_county:,.0f}, national {funds['national']:,.0f}"
+            )
         nat = reported(res, "funds_yuan", "all").loc[year]
         channels = sum(reported(res, "funds_yuan", c).loc[year] for c in CHANNELS)
         np.testing.assert_allclose(channels[["national", *REGIONS]], nat[["national", *REGIONS]], rtol=rel)
@@ -462,11 +458,10 @@ def check_spending(obs: Observed, rel: float = 1e-9) -> None:
             _compare(f"income_yuan {channel}", year, gain, reported(res, "income_yuan", channel), rel=rel, abs_=1.0)
             received = paid.sum() if channel in PAYS_TRANSFERS else 0.0
             documented = received + unit_costs(obs, year, channel)
-            if abs(cost.sum() - documented) > rel * max(documented, 1.0) + 1.0:
-                raise AssertionError(
-                    f"spending {channel} {year}: recorded {cost.sum():,.0f}; beneficiaries received {received:,.0f} "
-                    f"+ documented unit costs {documented - received:,.0f} = {documented:,.0f}"
-                )
+            assert abs(cost.sum() - documented) <= rel * max(documented, 1.0) + 1.0, (
+                f"spending {channel} {year}: recorded {cost.sum():,.0f}; beneficiaries received {received:,.0f} "
+                f"+ documented unit costs {documented - received:,.0f} = {documented:,.0f}"
+            )
         nat = reported(res, "spending_yuan", "all").loc[year]
         channels = sum(reported(res, "spending_yuan", c).loc[year] for c in CHANNELS)
         np.testing.assert_allclose(channels[["national", *REGIONS]], nat[["national", *REGIONS]], rtol=rel)
