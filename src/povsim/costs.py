@@ -52,7 +52,7 @@ COSTS: dict[str, Cost] = {
     "calibrate --refine": Cost(
         "povsim calibrate --refine", 840, 156, f"2026-12-02, {TWO_CORES}, sampling design, quiet"
     ),
-    "calibrate --quick": Cost("povsim calibrate --quick", 202, 69, f"2026-12-02, {TWO_CORES}, quiet"),
+    "calibrate --quick": Cost("povsim calibrate --quick", 240, 48, f"2026-12-02, {TWO_CORES}, quiet, numpy 2.4.6"),
     "backtest --quick": Cost(
         "povsim backtest --origin 2016 --quick",
         240,
