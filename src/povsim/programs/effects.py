@@ -105,8 +105,3 @@ class IncomeEffects:
                 gain = _income_of(self.hh, effect.level, effect.idx) * (1.0 - 1.0 / effect.factor)
                 ledger.add_gain(effect.channel, effect.idx, gain.astype(np.float32))
                 ledger.add_reached(effect.channel, effect.idx)
-
-    def in_force(self, channel: str, year: int) -> list[Effect]:
-        """The effects of ``channel`` in force in ``year``."""
-        c = CHANNELS.index(channel)
-        return [e for e in self.effects if e.channel == c and e.start <= year]
