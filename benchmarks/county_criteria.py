@@ -5,7 +5,7 @@ its missed-poor rate (each read off the household agents it holds) pass threshol
 evaluation's satisfaction survey passes (``Governance.review``). This script runs the baseline
 (replications 0 … R−1 of its seed) at each sampling setting to the end of ``--year`` and, at that
 year's review, records each criterion's sampled rate (what the agents show) and the rate judged
-(``Governance.denoised_rate``). It reports, over the poor counties not exited before, per
+(``Sampling.denoised_rate``). It reports, over the poor counties not exited before, per
 criterion, the expected number passing (the evaluation's binomial sample of
 ``evaluation.sample_households`` and its satisfaction draw taken in expectation), for the raw
 and the judged rates, and all criteria together; and quantiles of the rates of the counties
@@ -35,10 +35,10 @@ def one_run(setting: str, seed: int, year: int) -> dict:
     from sampling_design import parse_setting
 
     from povsim import PovertyModel
-    from povsim.governance import Governance
+    from povsim.sampling import Sampling
 
     calls: dict[str, tuple] = {}
-    original = Governance.denoised_rate
+    original = Sampling.denoised_rate
 
     def recording(self, sampled, people, counties, z, *args, **kwargs):
         out = original(self, sampled, people, counties, z, *args, **kwargs)
@@ -48,7 +48,7 @@ def one_run(setting: str, seed: int, year: int) -> dict:
                     calls[name] = (sampled.copy(), out.copy(), people.copy())
         return out
 
-    Governance.denoised_rate = recording
+    Sampling.denoised_rate = recording
     model = PovertyModel(seed=seed, end_year=year, **parse_setting(setting))
     model.run_model()
     gov, geo, p = model.governance, model.geography, model.params

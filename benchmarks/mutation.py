@@ -146,6 +146,11 @@ EQUIVALENT: dict[str, str] = {
     "povsim.attribution.xǁExitAttributionǁ_code__mutmut_25": "codes as int64 for int8: the same codes",
     "povsim.attribution.xǁExitAttributionǁ_code__mutmut_28": "codes as int64 for int8: the same codes",
     "povsim.attribution.xǁExitAttributionǁ_shares__mutmut_10": FLOAT64,
+    # at 43c003f, where _code also sums the raised gains (a loss counted as none)
+    "povsim.attribution.xǁExitAttributionǁ_code__mutmut_10": FLOAT64,
+    "povsim.attribution.xǁExitAttributionǁ_code__mutmut_34": "codes as int64 for int8: the same codes",
+    "povsim.attribution.xǁExitAttributionǁ_code__mutmut_37": "codes as int64 for int8: the same codes",
+    "povsim.attribution.xǁExitAttributionǁ_shares__mutmut_14": FLOAT64,
     "povsim.attribution.xǁExitAttributionǁrecord__mutmut_19": "argmax of no exits is an empty array: the same no-op",
     "povsim.attribution.xǁExitAttributionǁrecord__mutmut_25": "assigns to no households when there are no exits",
     **{f"{GI}{i}": STREAM.replace("a marginal lottery's", "a fixed draw's") for i in (12, 13, 17, 18, 22, 23, 27, 28)},
@@ -235,7 +240,10 @@ EQUIVALENT: dict[str, str] = {
     "povsim.programs.education.xǁEducationǁstep__mutmut_137": "trained_year >= 0: for a household never trained "
     "(0) y − 0 is never the delay",
     "povsim.programs.education.xǁEducationǁstep__mutmut_138": "trained_year > 1 for > 0: it is 0 or a year",
-    "povsim.programs.education.xǁEducationǁstep__mutmut_159": "trained_year > 1 for > 0: it is 0 or a year",
+    # the same two at 43c003f, where step is longer (the training gain goes through the effects register)
+    "povsim.programs.education.xǁEducationǁstep__mutmut_159": "trained_year >= 0: for a household never trained "
+    "(0) y − 0 is never the delay",
+    "povsim.programs.education.xǁEducationǁstep__mutmut_160": "trained_year > 1 for > 0: it is 0 or a year",
     "povsim.programs.employment.xǁEmploymentǁ__init____mutmut_5": DTYPE,
     "povsim.programs.employment.xǁEmploymentǁ__init____mutmut_7": DTYPE,
     "povsim.programs.employment.xǁEmploymentǁstep__mutmut_51": BONUS,

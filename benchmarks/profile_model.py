@@ -43,7 +43,6 @@ import povsim.population
 import povsim.programs.base
 import povsim.registry
 from povsim.attribution import ExitAttribution
-from povsim.counties import County
 from povsim.governance import Governance
 from povsim.model import PovertyModel
 from povsim.programs import PROGRAMMES, ChannelLedger
@@ -86,7 +85,6 @@ METHOD_PHASES = [
     (Governance, "review", "governance: review"),
     (Governance, "record_state", "governance: county table"),
     (Governance, "__init__", "build: governance"),
-    (County, "__init__", "build: county agents (mesa.Agent)"),
     (ChannelLedger, "__init__", "build: programme ledger"),
 ]
 

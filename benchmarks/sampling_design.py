@@ -14,7 +14,7 @@ and the poor villages of other counties 1:F, the rest 1:S; see ``docs/calibratio
 design).
 
 ``--corrections off`` measures what the rules give read straight off the agents: the county
-rates are the sampled ones (``Governance.denoised_rate`` returns its input) and each county
+rates are the sampled ones (``Sampling.denoised_rate`` returns its input) and each county
 rations its own budget (no pooling of alike counties in ``Programme.select``); ``rates`` switches
 off the first only, ``rationing`` the second only. It patches the classes in the worker processes
 only; the package is not changed.
@@ -41,26 +41,21 @@ YEARS = (2016, 2017, 2018, 2019, 2020)
 
 
 def _switch_off_corrections(which: str) -> None:
-    from povsim import governance
+    """Switch off the sampling layer's corrections (:mod:`povsim.sampling`) in this process: ``off``
+    both (as ``run.sampling_correction = false``), ``rates`` the denoised county rates only,
+    ``rationing`` the rationing of alike counties together only."""
+    from povsim import sampling
 
-    def raw_rate(self, sampled, *args, **kwargs):
-        return sampled
+    init = sampling.Sampling.__init__
 
-    def no_halves(self, *args, **kwargs):
-        return None
-
-    init = governance.Governance.__init__
-
-    def per_county_rationing(self, model):
+    def switched(self, model):
         init(self, model)
-        self.rationing_cell = np.arange(model.geography.n_counties, dtype=np.int64)
-        self.rationing_cell_region = model.geography.county_region.astype(np.int64)
+        if which in ("off", "rates"):
+            self.denoise_rates = False
+        if which in ("off", "rationing"):
+            self.ration_alike = False
 
-    if which in ("off", "rates"):
-        governance.Governance.denoised_rate = raw_rate
-        governance.Governance.split_rates = no_halves
-    if which in ("off", "rationing"):
-        governance.Governance.__init__ = per_county_rationing
+    sampling.Sampling.__init__ = switched
 
 
 def parse_setting(text: str) -> dict:

@@ -16,6 +16,10 @@ import pytest
 
 pytest.register_assert_rewrite("invariants")  # its checks are asserts: failures explained, and counted
 
+# every model the suite makes (and the worker processes it starts) runs each phase of the year under its
+# declaration of the household state: an undeclared write or read fails the test (povsim.state)
+os.environ.setdefault("POVSIM_CHECK_STATE", "1")
+
 from povsim import PovertyModel  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

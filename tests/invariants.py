@@ -143,9 +143,9 @@ def _watch(obs: Observed, programme) -> None:
         return record_funds(funds_by_county)
 
     def state() -> dict[str, np.ndarray]:
-        hh = model.households
+        columns = model.households.columns()  # the observer's reads, not the programme's (povsim.state)
         out = {name: getattr(programme, name).copy() for name in STATE.get(channel, ())}
-        out.update(housing_safe=hh.housing_safe.copy(), water_safe=hh.water_safe.copy())
+        out.update(housing_safe=columns["housing_safe"].copy(), water_safe=columns["water_safe"].copy())
         return out
 
     def watched_step(*args, **kwargs):

@@ -33,6 +33,7 @@ def stub(gains: dict[str, list[float]], fixer: list[int], fixed_year: list[int],
         weight=np.ones(n, np.float32),
         size=np.array(size, np.int8),
         people_weight_of=lambda idx: np.array(size, np.float64)[idx],
+        add_state=lambda name, array: array,
     )
     return SimpleNamespace(
         year=2016,

@@ -155,12 +155,12 @@ def marginal_tolerance(call: dict, model, region: int) -> float:
     budget, by lottery, and overshoots by less than that candidate's cost) and of the region's dearest
     (the one marginal candidate of the region's pool of unspent money)."""
     hh, gov = model.households, model.governance
-    cell = gov.rationing_cell[hh.county[call["idx"]]]
+    cell = gov.model.sampling.rationing_cell[hh.county[call["idx"]]]
     costs = call["cost"] * hh.weight[call["idx"]]
-    mine = gov.rationing_cell_region[cell] == region
+    mine = gov.model.sampling.rationing_cell_region[cell] == region
     if not mine.any():
         return 0.0
-    dearest = np.zeros(gov.rationing_cell_region.size)
+    dearest = np.zeros(gov.model.sampling.rationing_cell_region.size)
     np.maximum.at(dearest, cell[mine], costs[mine])
     return float(dearest.sum() + costs[mine].max())
 
@@ -178,12 +178,14 @@ def check_rationing(call: dict, model) -> list[str]:
         total = float(spent.sum())
         return [] if total <= limit * (1 + 1e-12) else [f"national: {total:,.0f} > {limit:,.0f}"]
     assert model.scale > 1, "at 1 : 1 each county rations its own budget; the cells below are the coarse rule"
-    cells = np.bincount(gov.rationing_cell, call["budget"], gov.rationing_cell_region.size)
+    cells = np.bincount(
+        gov.model.sampling.rationing_cell, call["budget"], gov.model.sampling.rationing_cell_region.size
+    )
     breaches = []
     region_of = geo.county_region[hh.county[chosen]]
     for r in range(3):
         marginals = marginal_tolerance(call, model, r)
-        limit = float(np.clip(cells[gov.rationing_cell_region == r], 0.0, None).sum()) + marginals
+        limit = float(np.clip(cells[gov.model.sampling.rationing_cell_region == r], 0.0, None).sum()) + marginals
         total = float(spent[region_of == r].sum())
         if total > limit * (1 + 1e-12):
             breaches.append(f"region {r}: {total:,.0f} > {limit:,.0f} (of which marginal agents {marginals:,.0f})")

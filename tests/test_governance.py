@@ -229,7 +229,7 @@ def test_county_rates_without_agents_are_the_regions_not_zero():
     wrong = gov.county_people(model.registry.false_exit & (hh.status == EXITED) & hh.poor)
     sampled = np.divide(wrong, exited, out=np.zeros(geo.n_counties), where=exited > 0)
     poor = geo.county_poor
-    rate = gov.denoised_rate(sampled, exited, poor, gov.wrong_z)
+    rate = gov.model.sampling.denoised_rate(sampled, exited, poor, gov.model.sampling.wrong_z)
     empty = poor & (exited == 0)
     assert empty.any() and (sampled[empty] == 0).all()
     pooled = wrong[poor].sum() / exited[poor].sum()
@@ -237,7 +237,7 @@ def test_county_rates_without_agents_are_the_regions_not_zero():
     assert 0.5 * pooled < rate[empty].mean() < 2.0 * pooled  # about the pooled rate, not zero
     assert np.array_equal(rate[~poor], sampled[~poor])
     model.poor_area_scale = 1.0
-    assert np.array_equal(gov.denoised_rate(sampled, exited, poor, gov.wrong_z), sampled)
+    assert np.array_equal(gov.model.sampling.denoised_rate(sampled, exited, poor, gov.model.sampling.wrong_z), sampled)
 
 
 def test_village_and_county_exits_do_not_depend_on_the_scale(fine_results_2017):
@@ -265,7 +265,7 @@ def _applicants_wrong_exit_rate(model: PovertyModel) -> float:
     exited = gov.county_people(exited_now)
     wrong = gov.county_people(model.registry.false_exit & exited_now & hh.poor)
     sampled = np.divide(wrong, exited, out=np.zeros(geo.n_counties), where=exited > 0)
-    rate = gov.denoised_rate(sampled, exited, geo.county_poor, gov.wrong_z)
+    rate = gov.model.sampling.denoised_rate(sampled, exited, geo.county_poor, gov.model.sampling.wrong_z)
     incidence = gov.exit_incidence(gov.county_people(hh.status == REGISTERED) / gov.rural_people)
     threshold = model.params.region("governance.county.incidence_threshold")[geo.county_region]
     # the counties open at this review: not exited before it (those exiting at it included)
@@ -308,15 +308,15 @@ def test_split_rates_are_two_halves_of_the_sampled_rate():
     model.run_model()
     gov, hh = model.governance, model.households
     registered = hh.status == REGISTERED
-    a, b = gov.split_rates(registered, gov.rural_people)
+    a, b = gov.model.sampling.split_rates(registered, gov.rural_people)
     sampled = gov.county_people(registered) / gov.rural_people
     assert np.allclose((a + b) / 2, sampled)
     assert not np.allclose(a, b)  # two different samples
     exited = hh.status == EXITED
-    a, b = gov.split_rates(model.registry.false_exit & exited, exited)
+    a, b = gov.model.sampling.split_rates(model.registry.false_exit & exited, exited)
     assert np.nanmax(a) <= 1 and np.nanmax(b) <= 1 and np.isnan(a).any()  # a ratio, undefined without exits
     model.poor_area_scale = 1.0
-    assert gov.split_rates(registered, gov.rural_people) is None
+    assert gov.model.sampling.split_rates(registered, gov.rural_people) is None
 
 
 def _pass_probability(rate: np.ndarray, sample: int = 300, limit: float = 0.02) -> np.ndarray:
@@ -339,7 +339,7 @@ def test_denoised_rates_of_checked_counties_keep_their_lower_tail():
     rng = np.random.default_rng(0)
     poor = geo.county_poor
     people = 0.02 * gov.rural_people  # exited people: ~5,000 in a poor county, ~70 agents at 1 : 20
-    n_eff = people / ((model.poor_area_scale - 1.0) * gov._kappa())
+    n_eff = people / ((model.poor_area_scale - 1.0) * gov.model.sampling.kappa())
     checked = poor & (gov.plan_year == 2016) & (rng.uniform(size=geo.n_counties) < 0.65)
     true_rate = np.where(checked, 0.015, 0.03) * rng.gamma(6.0, 1 / 6.0, geo.n_counties)
     truth = _pass_probability(true_rate)[checked].sum()
@@ -347,7 +347,7 @@ def test_denoised_rates_of_checked_counties_keep_their_lower_tail():
     for _ in range(10):
         sampled = rng.poisson(n_eff * true_rate) / n_eff
         for out, c in ((split, checked), (pooled, None)):
-            rate = gov.denoised_rate(sampled, people, poor, gov.wrong_z, checked=c)
+            rate = gov.model.sampling.denoised_rate(sampled, people, poor, gov.model.sampling.wrong_z, checked=c)
             out.append(_pass_probability(rate)[checked].sum())
     assert abs(np.mean(split) - truth) < 0.08 * truth, (np.mean(split), truth)
     assert np.mean(pooled) < 0.85 * truth  # the bias the split removes is there to remove
@@ -360,9 +360,10 @@ def test_review_judges_the_checked_counties_wrong_exits_on_their_own():
     (people-weighted) the sampled rate within 10%. Pooled with the unchecked counties (before) it was
     15–60% too high at 1 : 100 (seeds 1–3), and above the unchecked counties' in seed 1."""
     from povsim.governance import Governance
+    from povsim.sampling import Sampling
 
     recorded: dict[str, np.ndarray] = {}
-    denoised, check = Governance.denoised_rate, Governance.provincial_check
+    denoised, check = Sampling.denoised_rate, Governance.provincial_check
 
     def recording_rate(self, sampled, people, counties, z, *args, **kwargs):
         out = denoised(self, sampled, people, counties, z, *args, **kwargs)
@@ -376,7 +377,7 @@ def test_review_judges_the_checked_counties_wrong_exits_on_their_own():
         return check(self, applying)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Governance, "denoised_rate", recording_rate)
+        mp.setattr(Sampling, "denoised_rate", recording_rate)
         mp.setattr(Governance, "provincial_check", recording_check)
         for seed in (1, 2, 3):
             model = PovertyModel(seed=seed, scale=5000, poor_area_scale=100, end_year=2016)

@@ -387,9 +387,9 @@ def test_select_by_county_rations_alike_counties_together_at_a_coarse_scale(buil
     enrols its cell's poorest when another county of the cell brings the money."""
     prog = built.programme("employment")
     hh, gov = built.households, built.governance
-    cells, counts = np.unique(gov.rationing_cell[hh.county], return_counts=True)
+    cells, counts = np.unique(gov.model.sampling.rationing_cell[hh.county], return_counts=True)
     cell = cells[np.argmax(counts)]
-    members = np.flatnonzero(gov.rationing_cell[hh.county] == cell)
+    members = np.flatnonzero(gov.model.sampling.rationing_cell[hh.county] == cell)
     counties = np.unique(hh.county[members])
     assert counties.size >= 2
     idx = members[:20]
@@ -408,7 +408,7 @@ def test_select_by_county_at_one_to_one_ranks_each_countys_own_households_first(
     is left is pooled in the region; above it, alike counties are rationed together, poorest first."""
     prog = built.programme("employment")
     hh, gov = built.households, built.governance
-    cell_of = gov.rationing_cell[hh.county]
+    cell_of = gov.model.sampling.rationing_cell[hh.county]
     cells, counts = np.unique(cell_of, return_counts=True)
     cell = cells[np.argmax(counts)]
     members = np.flatnonzero(cell_of == cell)
@@ -434,14 +434,14 @@ def test_select_by_county_at_one_to_one_ranks_each_countys_own_households_first(
 def test_select_offers_a_cells_unused_money_to_the_regions_other_cells(built):
     prog = built.programme("employment")
     hh, gov = built.households, built.governance
-    cell_of = gov.rationing_cell[hh.county]
-    region = gov.rationing_cell_region
+    cell_of = gov.model.sampling.rationing_cell[hh.county]
+    region = gov.model.sampling.rationing_cell_region
     # two cells of one region: the money in one, the candidates in the other
     cells = np.flatnonzero(region == region[cell_of[0]])
     rich, poor = cells[0], next(c for c in cells[1:] if (cell_of == c).any())
     idx = np.flatnonzero(cell_of == poor)[:4]
     cost = np.full(idx.size, 10.0)
     budget = np.zeros(built.geography.n_counties)
-    budget[np.flatnonzero(gov.rationing_cell == rich)[0]] = (cost * hh.weight[idx]).sum() * 2
+    budget[np.flatnonzero(gov.model.sampling.rationing_cell == rich)[0]] = (cost * hh.weight[idx]).sum() * 2
     chosen = prog.select(idx, np.arange(idx.size, dtype=float), cost, budget)
     assert chosen.tolist() == idx.tolist()

@@ -105,7 +105,7 @@ def test_employment_pays_posts_and_placed_migrants_and_charges_transfers(run):
         assert placed.size > 0 and posts.size > 0
         # spending stays within the funds (the marginal agent of each rationing cell aside)
         spent = (cost * hh.weight).sum()
-        assert spent <= s.budget.sum() + 2 * wage * hh.weight.max() * len(np.unique(model.governance.rationing_cell))
+        assert spent <= s.budget.sum() + 2 * wage * hh.weight.max() * len(np.unique(model.sampling.rationing_cell))
 
 
 def test_a_post_ends_with_support_or_with_no_worker_at_home(run):

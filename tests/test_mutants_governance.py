@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from povsim import PovertyModel
-from povsim.governance import Governance, _weighted_fit
 from povsim.households import EXITED, REGISTERED
+from povsim.sampling import Sampling, _weighted_fit
 from test_mutants_base import SMALL
 
 G = "governance."
@@ -95,17 +95,19 @@ def test_village_factors_are_mean_one_lognormal_draws(model):
 def test_rationing_cells_group_counties_alike_in_region_kind_plan_and_deep_poverty(model):
     gov, geo = model.governance, model.geography
     key = list(zip(geo.county_region.tolist(), gov.deep.tolist(), gov.plan_year.tolist(), strict=True))
-    cell = gov.rationing_cell
+    cell = gov.model.sampling.rationing_cell
     by_key: dict = {}
     for k, c in zip(key, cell.tolist(), strict=True):
         by_key.setdefault(k, set()).add(c)
     assert all(len(v) == 1 for v in by_key.values())  # alike counties share a cell
     assert len({next(iter(v)) for v in by_key.values()}) == len(by_key)  # others do not
-    assert gov.rationing_cell_region[cell].tolist() == geo.county_region.tolist()
+    assert gov.model.sampling.rationing_cell_region[cell].tolist() == geo.county_region.tolist()
     assert set(cell.tolist()) == set(range(cell.max() + 1))
     # the noise model's cells: kind of county and plan year
-    assert len(np.unique(gov.cell)) == len(np.unique(gov.plan_year))
-    assert (np.unique(gov.cell[~geo.county_poor]).size == 1) and gov.cell[~geo.county_poor][0] == 0
+    assert len(np.unique(gov.model.sampling.cell)) == len(np.unique(gov.plan_year))
+    assert (np.unique(gov.model.sampling.cell[~geo.county_poor]).size == 1) and gov.model.sampling.cell[
+        ~geo.county_poor
+    ][0] == 0
 
 
 def test_exit_pressure_ramps_up_to_the_plan_year_in_poor_counties_only(model):
@@ -137,9 +139,9 @@ def test_kappa_is_people_per_household_weighted_by_size():
         class households:
             size = np.array([1, 2, 3], np.int8)
 
-    gov = object.__new__(Governance)
-    gov.model = Model()
-    assert gov._kappa() == pytest.approx((1 + 4 + 9) / 6)
+    sampling = object.__new__(Sampling)
+    sampling.model = Model()
+    assert sampling.kappa() == pytest.approx((1 + 4 + 9) / 6)
 
 
 def test_weighted_fit_known_lines_and_means():
@@ -176,25 +178,25 @@ def test_denoised_rate_is_the_sampled_rate_at_one_to_one_and_a_constant_stays_co
     sampled = np.full(n, 0.04)
     people = gov.rural_people
     z = np.random.default_rng(1).standard_normal(n)
-    got = gov.denoised_rate(sampled, people, geo.county_poor, z, geo.county_intensity)
+    got = gov.model.sampling.denoised_rate(sampled, people, geo.county_poor, z, geo.county_intensity)
     np.testing.assert_allclose(got, sampled, rtol=1e-4)
     # a county outside the selection keeps its sampled rate
     noisy = np.random.default_rng(2).uniform(0.0, 0.2, n)
-    got = gov.denoised_rate(noisy, people, geo.county_poor, z, geo.county_intensity)
+    got = gov.model.sampling.denoised_rate(noisy, people, geo.county_poor, z, geo.county_intensity)
     assert (got[~geo.county_poor] == noisy[~geo.county_poor]).all()
     assert ((got >= 0) & (got <= 1)).all()
     assert not np.allclose(got[geo.county_poor], noisy[geo.county_poor])
     # a higher quantile gives a higher rate
-    higher = gov.denoised_rate(noisy, people, geo.county_poor, z + 1.0, geo.county_intensity)
+    higher = gov.model.sampling.denoised_rate(noisy, people, geo.county_poor, z + 1.0, geo.county_intensity)
     assert (higher[geo.county_poor] > got[geo.county_poor]).all()
     # without sampling noise (the poor areas 1 : 1) the sampled rate is judged as it is, and there are no halves
     scale = model.poor_area_scale
     try:
         model.poor_area_scale = 1.0
-        assert gov.denoised_rate(noisy, people, geo.county_poor, z) is noisy
-        assert gov.split_rates(model.households.status == REGISTERED, people) is None
+        assert gov.model.sampling.denoised_rate(noisy, people, geo.county_poor, z) is noisy
+        assert gov.model.sampling.split_rates(model.households.status == REGISTERED, people) is None
         model.poor_area_scale = 2.0  # any coarser sampling has its noise measured
-        assert gov.split_rates(model.households.status == REGISTERED, people) is not None
+        assert gov.model.sampling.split_rates(model.households.status == REGISTERED, people) is not None
     finally:
         model.poor_area_scale = scale
 
@@ -202,17 +204,17 @@ def test_denoised_rate_is_the_sampled_rate_at_one_to_one_and_a_constant_stays_co
 def test_split_rates_halve_the_agents_by_index_parity(model):
     gov, hh, geo = model.governance, model.households, model.geography
     registered = hh.status == REGISTERED
-    a, b = gov._halves(registered)
+    a, b = gov.model.sampling._halves(registered)
     idx = np.flatnonzero(registered)
     even, odd = idx[idx % 2 == 0], idx[idx % 2 == 1]
     np.testing.assert_allclose(a, np.bincount(hh.county[even], hh.people_weight_of(even), geo.n_counties))
     np.testing.assert_allclose(b, np.bincount(hh.county[odd], hh.people_weight_of(odd), geo.n_counties))
-    ra, rb = gov.split_rates(registered, gov.rural_people)
+    ra, rb = gov.model.sampling.split_rates(registered, gov.rural_people)
     np.testing.assert_allclose(ra, a / (gov.rural_people / 2))
     np.testing.assert_allclose(rb, b / (gov.rural_people / 2))
     everyone = np.ones(hh.n, bool)
-    ra, rb = gov.split_rates(registered, everyone)
-    da, db = gov._halves(everyone)
+    ra, rb = gov.model.sampling.split_rates(registered, everyone)
+    da, db = gov.model.sampling._halves(everyone)
     np.testing.assert_allclose(ra, np.divide(a, da, out=np.full(len(a), np.nan), where=da > 0))
     np.testing.assert_allclose(rb, np.divide(b, db, out=np.full(len(b), np.nan), where=db > 0))
     assert np.isnan(ra[da == 0]).all() and (da == 0).any()
@@ -224,11 +226,15 @@ def watch_review(**overrides):
     by the fixed draw it used), the registry before the provincial check, the exits before and after."""
     m = PovertyModel(end_year=2018, **{**SMALL, **overrides})
     gov, seen = m.governance, []
-    denoised, review, check = gov.denoised_rate, gov.review, gov.provincial_check
+    denoised, review, check = gov.model.sampling.denoised_rate, gov.review, gov.provincial_check
 
     def watched_denoised(sampled, people, counties, z, covariate=None, halves=None, checked=None):
         out = denoised(sampled, people, counties, z, covariate, halves, checked)
-        name = next(k for k in ("incidence_z", "wrong_z", "missed_z", "village_incidence_z") if z is getattr(gov, k))
+        name = next(
+            k
+            for k in ("incidence_z", "wrong_z", "missed_z", "village_incidence_z")
+            if z is getattr(gov.model.sampling, k)
+        )
         seen[-1]["rates"].setdefault(name, []).append(out.copy())
         copy = lambda a: None if a is None else np.array(a, copy=True)  # noqa: E731
         seen[-1]["inputs"].setdefault(name, []).append(
@@ -265,7 +271,7 @@ def watch_review(**overrides):
         seen[-1]["village_after"] = gov.village_exit_year.copy()
         seen[-1]["poor"] = m.households.poor.copy()
 
-    gov.denoised_rate, gov.review, gov.provincial_check = watched_denoised, watched_review, watched_check
+    gov.model.sampling.denoised_rate, gov.review, gov.provincial_check = watched_denoised, watched_review, watched_check
     m.run_model()
     return m, seen
 
@@ -407,7 +413,7 @@ def test_the_review_judges_the_rates_it_should_on_the_right_people(reviews):
             assert call["people"].tolist() == gov.rural_people.tolist()
             assert call["counties"].tolist() == geo.county_poor.tolist()
             assert call["covariate"].tolist() == geo.county_intensity.tolist()
-            for got, want in zip(call["halves"], gov.split_rates(mask, gov.rural_people), strict=True):
+            for got, want in zip(call["halves"], gov.model.sampling.split_rates(mask, gov.rural_people), strict=True):
                 np.testing.assert_allclose(got, want, rtol=1e-12)
         exited = after_check == EXITED
         wrong = rec["table"]["false_exit"].copy()
@@ -419,7 +425,7 @@ def test_the_review_judges_the_rates_it_should_on_the_right_people(reviews):
             call["sampled"], np.divide(wrong_people, exited_people, out=np.zeros(n), where=exited_people > 0)
         )
         assert call["people"].tolist() == exited_people.tolist() and call["covariate"] is None
-        for got, want in zip(call["halves"], gov.split_rates(wrong, exited), strict=True):
+        for got, want in zip(call["halves"], gov.model.sampling.split_rates(wrong, exited), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-12)
         assert (
             call["checked"] is not None
@@ -429,7 +435,7 @@ def test_the_review_judges_the_rates_it_should_on_the_right_people(reviews):
         missed = (after_check == 0) & rec["poor"]
         np.testing.assert_allclose(call["sampled"], hh.people_by_county(missed, n) / gov.rural_people, rtol=1e-12)
         assert call["people"].tolist() == gov.rural_people.tolist() and call["covariate"] is None
-        for got, want in zip(call["halves"], gov.split_rates(missed, gov.rural_people), strict=True):
+        for got, want in zip(call["halves"], gov.model.sampling.split_rates(missed, gov.rural_people), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-12)
         (call,) = rec["inputs"]["village_incidence_z"]
         in_poor_village = (after_check == REGISTERED) & geo.village_poor[hh.village]
@@ -438,7 +444,7 @@ def test_the_review_judges_the_rates_it_should_on_the_right_people(reviews):
         np.testing.assert_allclose(call["people"], pv_people, rtol=1e-12)
         assert call["counties"].tolist() == (geo.county_poor_villages > 0).tolist()
         assert call["covariate"].tolist() == geo.county_intensity.tolist()
-        for got, want in zip(call["halves"], gov.split_rates(in_poor_village, pv_people), strict=True):
+        for got, want in zip(call["halves"], gov.model.sampling.split_rates(in_poor_village, pv_people), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
@@ -462,7 +468,7 @@ def reference_denoised(gov, sampled, people, counties, z, covariate=None, halves
             smooth[group] = _weighted_fit(sampled, n_eff, covariate, group)
     sel = np.isfinite(smooth)
     # level 2: per cell (kind of county and plan year; the checked apart), observed over expected + 1
-    cell = gov.cell if checked is None else gov.cell * 2 + checked
+    cell = gov.model.sampling.cell if checked is None else gov.model.sampling.cell * 2 + checked
     m_sel = np.clip(smooth[sel], 1e-6, 1.0)
     c = cell[sel]
     observed = {k: (n_eff[sel] * sampled[sel])[c == k].sum() for k in np.unique(c)}
@@ -498,7 +504,7 @@ def test_denoised_rates_follow_the_documented_three_level_model(reviews):
     docstring of ``denoised_rate`` sets out (smooth by region and kind, cell factor, county posterior)."""
     m, seen = reviews
     gov = m.governance
-    draws = {k: getattr(gov, k) for k in ("incidence_z", "wrong_z", "missed_z", "village_incidence_z")}
+    draws = {k: getattr(gov.model.sampling, k) for k in ("incidence_z", "wrong_z", "missed_z", "village_incidence_z")}
     compared = 0
     for rec in seen:
         for name, calls in rec["inputs"].items():
@@ -548,14 +554,16 @@ def test_denoised_rates_at_the_edges_follow_the_documented_model(model):
         (sampled, np.where(poor, 0.5, people), np.ones(n, bool), None, None, None),  # next to no information
     ]
     for i, (s, p, counties, covariate, halves, check) in enumerate(cases):
-        got = gov.denoised_rate(s, p, counties, z, covariate, halves, None if check is None else check.astype(bool))
+        got = gov.model.sampling.denoised_rate(
+            s, p, counties, z, covariate, halves, None if check is None else check.astype(bool)
+        )
         expected = reference_denoised(gov, s, p, counties, z, covariate, halves, check)
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12, err_msg=f"case {i}")
         assert np.isfinite(got).all()
     scale = model.poor_area_scale
     try:
         model.poor_area_scale = 2.0
-        got = gov.denoised_rate(sampled, people, poor, z, geo.county_intensity)
+        got = gov.model.sampling.denoised_rate(sampled, people, poor, z, geo.county_intensity)
         np.testing.assert_allclose(got, reference_denoised(gov, sampled, people, poor, z, geo.county_intensity))
         assert not np.allclose(got[poor], sampled[poor])
     finally:

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from conftest import ALL_REGIONS, series
-from povsim import PovertyModel
+from povsim import PovertyModel, measures
+from povsim.measures import BY_NAME, markdown_table
 from povsim.model import FLOW_MEASURES, STOCK_MEASURES
 
 REQUIRED_MEASURES = {
@@ -20,6 +21,42 @@ REQUIRED_MEASURES = {
     "relapse_people",
     "poverty_line",
 }
+
+
+def test_every_measure_written_is_registered_with_its_channel_rows(baseline_results):
+    df = baseline_results
+    assert set(df["measure"]) == set(BY_NAME)  # a run to 2020 writes every registered measure
+    for name, rows in df.groupby("measure"):
+        m = measures.measure(name)
+        has_total = (rows["channel"] == "all").any()
+        has_channels = (rows["channel"] != "all").any()
+        assert has_total == m.total, name
+        assert has_channels == (m.channels in ("each", "both")), name
+
+
+def test_whole_counts_are_integers(baseline_results):
+    df = baseline_results
+    whole = df[df["measure"].map(lambda name: measures.measure(name).whole)]
+    assert len(whole) > 1000 and (whole["value"] == whole["value"].round()).all()
+    assert not (df[df["measure"] == "incidence"]["value"] == df[df["measure"] == "incidence"]["value"].round()).all()
+
+
+def test_regions_sum_to_the_national_row_for_stocks_and_flows(baseline_results):
+    df = baseline_results
+    regional = df[df["measure"].map(lambda name: measures.measure(name).regional)]
+    table = regional.pivot_table(index=["year", "measure", "channel"], columns="region", values="value")
+    assert len(table) > 500
+    sums = table["east"] + table["central"] + table["west"]
+    assert (sums == table["national"]).all()
+    ratios = df[df["measure"] == "incidence"].pivot_table(index="year", columns="region", values="value")
+    assert not (ratios["east"] + ratios["central"] + ratios["west"] == ratios["national"]).any()
+
+
+def test_readme_holds_the_results_registry():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme
 
 
 def test_results_columns_and_codes(baseline_results):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 import pytest
 
 from povsim import PovertyModel
-from povsim.counties import County
 from povsim.households import EXITED, NOT_REGISTERED, REGISTERED
-from povsim.parameters import ParameterSet
+from povsim.parameters import REGIONS, ParameterSet
 
 REGISTERED_PEOPLE = 89_620_000  # 004 line 28
 REGISTERED_HOUSEHOLDS = 29_480_000
@@ -158,15 +156,16 @@ def test_hazard_zone_people_at_coarse_scales_within_agent_granularity(initial, s
 
 
 @pytest.mark.parametrize("scale", (1000, 1_000_000))
-def test_counties_are_mesa_agents_and_832_are_poor(initial, scale):
+def test_county_table_has_832_poor_counties(initial, scale):
     model = initial[scale]
     params = ParameterSet.defaults()
-    assert all(isinstance(c, mesa.Agent) and isinstance(c, County) for c in model.counties)
-    assert len(model.agents_by_type[County]) == len(model.counties) == model.geography.n_counties
-    assert sum(c.is_poor_county for c in model.counties) == 832
+    geo = model.geography
+    assert int(geo.county_poor.sum()) == 832
     poor_by_region = params["geography.counties.poor"]
-    for region, n in poor_by_region.items():
-        assert sum(c.is_poor_county and c.region == region for c in model.counties) == n
+    for r, (region, n) in enumerate(poor_by_region.items()):
+        assert region == REGIONS[r] and int((geo.county_poor & (geo.county_region == r)).sum()) == n
+    first = model.governance.table()
+    assert len(first) == geo.n_counties and int(first["poor_county"].sum()) == 832
     assert int(model.geography.village_poor.sum()) == 128_000
 
 

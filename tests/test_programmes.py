@@ -384,11 +384,11 @@ def test_coarse_scales_ration_alike_counties_together():
     idx = np.flatnonzero(programme.registered())
     priority = programme.poorest_first(idx)
     cost = np.full(idx.size, 1000.0)
-    cells = gov.rationing_cell[hh.county[idx]]
+    cells = gov.model.sampling.rationing_cell[hh.county[idx]]
     # the poor county with the most registered agents, and a budget for a third of its candidates
     counts = np.bincount(hh.county[idx], minlength=model.geography.n_counties) * model.geography.county_poor
     county = int(np.argmax(counts))
-    in_cell = cells == gov.rationing_cell[county]
+    in_cell = cells == gov.model.sampling.rationing_cell[county]
     assert np.unique(hh.county[idx[in_cell]]).size > 5
     budget = np.zeros(model.geography.n_counties)
     budget[county] = (cost * hh.weight[idx])[hh.county[idx] == county].sum() / 3

@@ -22,6 +22,15 @@ import numpy as np
 
 from povsim.allocation import apportion
 from povsim.programs.base import CHANNELS, OWN
+from povsim.state import Declaration
+
+ATTRIBUTION = Declaration(
+    "attribution",
+    owns=("attribution.exit_channel",),
+    reads=("region", "registered_year", "size", "weight", "guarantee.channel", "guarantee.year"),
+    doc="credits the year's exits to channels",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 if TYPE_CHECKING:
     from povsim.model import PovertyModel
@@ -46,7 +55,9 @@ class ExitAttribution:
     def __init__(self, model: PovertyModel):
         self.model = model
         self.cohorts: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.exit_channel = np.full(model.households.n, -1, np.int8)  # main channel of the last exit
+        self.exit_channel = model.households.add_state(
+            "attribution.exit_channel", np.full(model.households.n, -1, np.int8)
+        )  # main channel of the last exit
 
     def shares(self, idx: np.ndarray, income: np.ndarray, threshold: float) -> np.ndarray:
         """Channel shares (household × channel incl. ``own``) of the exits of households ``idx``."""

@@ -2,7 +2,7 @@
 
     povsim run [SCENARIO] [--seed N] [--scale S] [--poor-area-scale F] [--end-year Y] [--set key.path=value ...]
                [--against [BASELINE]] [--out DIR]
-    povsim params [PATTERN]
+    povsim params [PATTERN] [--states]
 
 Every command ends an error with one line naming the path or key and the problem, and an exit code:
 2 for bad input (nothing is written), 3 for the environment (a full disk, a refused permission, a
@@ -14,6 +14,7 @@ folder is always one complete run or the previous one.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,10 @@ def _run(args: argparse.Namespace) -> int:
     from povsim.scenario import output_folder
 
     keep_freed_memory()  # large runs: reuse freed buffers instead of fresh mmaps (no effect on results)
+    if args.check_state:
+        from povsim.state import CHECK_ENV
+
+        os.environ[CHECK_ENV] = "1"
 
     scenario = resolve_scenario(args.scenario)
     scenario = scenario.with_settings(
@@ -65,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(
             f"povsim {scenario.name}: {model.households.n:,} household agents ({scenario.run.sampling}), "
-            f"{len(model.counties):,} county agents, seed {scenario.run.seed}, {wall:.1f} s"
+            f"{model.geography.n_counties:,} counties, seed {scenario.run.seed}, {wall:.1f} s"
         )
         print("People are national totals; 'survey' is the NBS headcount (observed to 2017).")
         results = model.results()
@@ -149,6 +154,15 @@ def _params(args: argparse.Namespace) -> int:
     from povsim.parameters import ParameterSet
     from povsim.sources import references
 
+    if args.states:
+        from povsim.phases import state_declarations
+        from povsim.state import states_table
+
+        table = states_table(state_declarations(), args.pattern)
+        if not table:
+            raise PovsimInputError(f"no household column contains {args.pattern!r}")
+        print(table)
+        return 0
     params = ParameterSet.defaults()
     shown = 0
     for p in params:
@@ -211,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
         "channel and what limited each channel: difference.csv, limits.csv, baseline_results.csv, difference.png",
     )
     run.add_argument("--out", help="output folder (default: results/<scenario name>/)")
+    run.add_argument(
+        "--check-state",
+        action="store_true",
+        help="run each phase of the year under its declaration of the household columns it owns, modifies and "
+        "reads (povsim params --states): an undeclared write or read stops the run; the results are the same",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing, show no progress")
     run.set_defaults(func=_run)
 
@@ -218,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
         "params", help="list parameters with value, unit, source and the full reference of every document cited"
     )
     params.add_argument("pattern", nargs="?", default="", help="show only paths containing this text")
+    params.add_argument(
+        "--states",
+        action="store_true",
+        help="instead, print each phase of the year with the household columns it owns, modifies and reads",
+    )
     params.set_defaults(func=_params)
 
     from povsim.calibration.cli import add_commands as add_calibration_commands

@@ -1,8 +1,10 @@
-"""Counties (县) as Mesa agents, and the village (行政村) index.
+"""The county (县) and village (行政村) tables.
 
-Counties hold households; from the programme and governance issues on they receive funds,
-allocate them, push for exits and apply for 摘帽. Villages are an index: each village
-belongs to one county and carries a poor-village (贫困村) flag.
+Counties hold households. What a county does each year — receive funds and split them across
+channels (money.py), plan its exit, apply for 摘帽 and be evaluated (governance.py) — is a rule
+vectorised over all counties at once, on arrays indexed like ``Households.county``; their yearly
+state is the county table (``PovertyModel.governance.table()``, ``counties.csv``). Villages are an
+index: each village belongs to one county and carries a poor-village (贫困村) flag.
 """
 
 from __future__ import annotations
@@ -10,14 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import mesa
 import numpy as np
 
 from povsim.allocation import apportion
-from povsim.parameters import REGIONS, ParameterSet
+from povsim.parameters import ParameterSet
 
 if TYPE_CHECKING:
-    from povsim.model import PovertyModel
+    pass
 
 
 @dataclass
@@ -72,25 +73,3 @@ def build_geography(params: ParameterSet, rng: np.random.Generator) -> Geography
     offset = np.arange(village_county.shape[0]) - first[village_county]
     village_poor = offset < poor_villages[village_county]
     return Geography(region, is_poor, size, intensity, village_county, village_poor, first, villages, poor_villages)
-
-
-class County(mesa.Agent):
-    """A county: its region, whether it is one of the 832 poor counties, and its yearly state.
-
-    Attributes:
-        index: row of this county in the county tables and ``Households.county``.
-        region: ``east``, ``central`` or ``west``.
-        is_poor_county: one of the 832 poor counties (贫困县).
-        disaster_severity: share of farm income its households lose this year (0 = no disaster).
-        poor_people: income-poor people this year.
-        registered_poor_people: people in the registry this year.
-    """
-
-    def __init__(self, model: PovertyModel, index: int, region: int, is_poor_county: bool):
-        super().__init__(model)
-        self.index = int(index)
-        self.region = REGIONS[region]
-        self.is_poor_county = bool(is_poor_county)
-        self.disaster_severity = 0.0
-        self.poor_people = 0
-        self.registered_poor_people = 0

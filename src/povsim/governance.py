@@ -26,16 +26,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from povsim.households import EXITED, NOT_REGISTERED, REGISTERED
 from povsim.parameters import REGIONS
+from povsim.sampling import Halves
+from povsim.state import Declaration
+
+GOVERNANCE = Declaration(
+    "governance",
+    owns=("governance.support_years",),
+    reads=("county", "exit_year", "poor", "size", "status", "village", "weight", "registry.false_exit"),
+    doc="village and county exits; the province's check asks the registry to re-register the false exits it finds",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 if TYPE_CHECKING:
     from povsim.model import PovertyModel
 
-Halves = tuple[np.ndarray, np.ndarray]
-"""A county rate measured on the even- and on the odd-indexed household agents."""
 
 g = "governance."
 
@@ -50,12 +57,6 @@ class Governance:
         self.rural_people = self._rural_people()
         self.initial_registered = self.county_people(hh.status == REGISTERED)
         self.expected_registered = self._expected_registered()
-        # a fixed draw per county: where its depth of poverty sits within what agent sampling cannot
-        # tell apart (see exit_incidence)
-        self.incidence_z = model.streams.get("governance.county_incidence").standard_normal(n)
-        self.wrong_z = model.streams.get("governance.county_wrong_exits").standard_normal(n)
-        self.missed_z = model.streams.get("governance.county_missed").standard_normal(n)
-        self.village_incidence_z = model.streams.get("governance.village_incidence").standard_normal(n)
         # counties are ranked by their depth of poverty (expected incidence), not by the sampled
         # incidence, so that plans and deep-poverty flags do not depend on the scale
         incidence = geo.county_intensity
@@ -66,8 +67,6 @@ class Governance:
         rank = np.argsort(np.argsort(np.where(poor, incidence, np.inf), kind="stable"), kind="stable")
         span = plan["to"] - plan["from"] + 1
         self.plan_year = np.where(poor, plan["from"] + (rank * span) // max(int(poor.sum()), 1), 0).astype(np.int16)
-        # counties alike in the noise model of denoised_rate: kind and planned exit year
-        self.cell = np.unique(self.plan_year, return_inverse=True)[1].astype(np.int64)
         deep_n = int(p[g + "deep_poverty.counties"])
         deep_rank = np.argsort(np.argsort(np.where(poor, -incidence, np.inf), kind="stable"), kind="stable")
         self.deep = poor & (deep_rank < deep_n)
@@ -75,19 +74,14 @@ class Governance:
         sigma = p[g + "village.sigma"]
         z = model.streams.get("governance.village_factor").standard_normal(geo.n_villages)
         self.village_factor = np.exp(sigma * z - 0.5 * sigma**2)
-        # counties alike in everything the rationing of their budgets depends on — region, kind,
-        # planned exit year and deep-poverty tilt — which coarse scales ration together
-        # (Programme.select)
-        alike = (geo.county_region.astype(np.int64) * 2 + self.deep) * (int(self.plan_year.max()) + 1) + self.plan_year
-        _, first, self.rationing_cell = np.unique(alike, return_index=True, return_inverse=True)
-        self.rationing_cell_region = geo.county_region[first].astype(np.int64)
         self.village_exit_year = np.zeros(geo.n_villages, np.int16)
         # each household's post-exit support period, drawn once: evenly 1 … 2·mean − 1 years, so that
         # the support of a whole exit cohort does not end in one year (the period's length is not
         # documented, "for a certain period", [exit-mechanism-2016] §2)
         mean = int(p[g + "post_exit_support_years"])
         u = model.streams.uniform("governance.post_exit_support", 0, hh.n)
-        self.support_years = (1 + np.floor(u * (2 * mean - 1))).astype(np.int8) if mean > 0 else np.zeros(hh.n, np.int8)
+        years = (1 + np.floor(u * (2 * mean - 1))).astype(np.int8) if mean > 0 else np.zeros(hh.n, np.int8)
+        self.support_years = hh.add_state("governance.support_years", years)
         self.false_exit_people = np.zeros(n)
         self.rows: list[pd.DataFrame] = []
 
@@ -114,144 +108,20 @@ class Governance:
 
     def exit_incidence(self, sampled: np.ndarray, halves: Halves | None = None) -> np.ndarray:
         """The registered incidence a poor county's exit is judged on, freed of agent-sampling noise
-        (:meth:`denoised_rate` over rural people, smooth in the county's depth of poverty)."""
+        (:meth:`povsim.sampling.Sampling.denoised_rate` over rural people, smooth in the county's depth
+        of poverty)."""
         geo = self.model.geography
-        return self.denoised_rate(
-            sampled, self.rural_people, geo.county_poor, self.incidence_z, geo.county_intensity, halves
+        sampling = self.model.sampling
+        return sampling.denoised_rate(
+            sampled, self.rural_people, geo.county_poor, sampling.incidence_z, geo.county_intensity, halves
         )
 
     def _judged_incidence(self, registered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Registered people by county (households ``registered``) and the incidence exits are
         judged on (:meth:`exit_incidence`, with the halves that measure its sampling noise)."""
         reg = self.county_people(registered)
-        return reg, self.exit_incidence(reg / self.rural_people, self.split_rates(registered, self.rural_people))
-
-    def split_rates(self, numerator: np.ndarray, over: np.ndarray) -> Halves | None:
-        """A county rate measured on each half of the household agents (even and odd index), from
-        which :meth:`denoised_rate` learns how noisy a county's sampled rate is. ``numerator``: the
-        households counted (a mask); ``over``: the households it is a share of (a mask), or people
-        by county (fixed). None where the poor areas are sampled 1:1, without sampling noise."""
-        if self.model.poor_area_scale <= 1.0:
-            return None
-        num = self._halves(numerator)
-        den = self._halves(over) if over.dtype == bool else (over / 2.0, over / 2.0)
-        a, b = (np.divide(x, d, out=np.full(len(x), np.nan), where=d > 0) for x, d in zip(num, den, strict=True))
-        return a, b
-
-    def _halves(self, mask: np.ndarray) -> Halves:
-        hh, n = self.model.households, self.model.geography.n_counties
-        idx = np.flatnonzero(mask)
-        odd = (idx & 1).astype(bool)
-        weight, county = hh.people_weight_of(idx), hh.county[idx]
-        return np.bincount(county[~odd], weight[~odd], n), np.bincount(county[odd], weight[odd], n)
-
-    def denoised_rate(
-        self,
-        sampled: np.ndarray,
-        people: np.ndarray,
-        counties: np.ndarray,
-        z: np.ndarray,
-        covariate: np.ndarray | None = None,
-        halves: Halves | None = None,
-        checked: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """A county rate (registered incidence, wrong-exit, missed-identification or poor-village
-        incidence) freed of agent-sampling noise, for the ``counties`` selected; other counties keep
-        ``sampled``.
-
-        A county's sampled rate comes from its few household agents; at 1 : 1000 a county's
-        incidence moves by about a percentage point when one agent exits, and a county with no
-        exited agent shows no wrong exit at all, so counties would pass the exit criteria by
-        chance, more often the coarser the scale. The rate is modelled in three levels, each
-        sampled rate a Poisson count over the county's effective sample n = P / ((w − 1)·κ·φ) (w
-        households per agent, P the county's ``people`` the rate is a share of, κ people per
-        household weighted by size, φ how much noisier agent sampling is than Poisson, per region
-        and kind of county: the mean squared difference between the rates on the two halves of
-        the agents, ``halves`` (:meth:`split_rates`), over four, over the Poisson variance, at least
-        1; 1 without them — about 1 in poor counties and 2–3 for the poor villages of other counties):
-
-        1. per region and kind of county (poor or not), a smooth g of ``covariate`` (weighted least
-           squares; the pooled rate without one);
-        2. per *cell* — kind of county and, for poor counties, the planned exit year, which ranks
-           their depth of poverty and sets the exit pressure they were under (under strong pressure
-           the counties planning to exit in 2016 carry several times the wrong-exit rate of the
-           others; at the committed calibration the cohorts' rates at the end of 2016 are alike,
-           2.3–2.7% at 1 : 1), each cell split in two by ``checked`` where given — a factor on g: the cell's observed
-           over expected count (O + 1) / (E + 1), the posterior mean under an exponential prior of
-           mean one, so that a cell with no event at a very coarse scale keeps its region's rate.
-           ``checked`` marks the counties a mechanism of this year's review has acted on, so that
-           their rates are not alike those of the other counties of their cell: the review passes
-           the counties the province checked (:meth:`provincial_check`) for the wrong-exit rate.
-           The check re-registers about half the earlier false exits of the counties applying for
-           exit, and only those can exit: at the end of 2016, at 1 : 1, the applicants of the 2016
-           cohort show 1.9% wrong exits, the rest of the cohort 3.4% (people-weighted). Pooled with
-           the others, the applicants' rates were drawn towards the cohort's 2.6% and too few passed
-           (39 counties by 2016 at 1 : 10, 27 at the baseline's design, against 55 at 1 : 1);
-        3. per county, a gamma-distributed rate about the cell's smooth m, its shape α the spread left
-           after the sampling variance (DerSimonian and Laird's moment estimator, 1986, per kind of
-           county over the regions, over the counties with people, each weighted by its sampling
-           precision n / m), drawn
-           from its posterior (shape α + n·sampled, rate α / m + n) at the quantile Φ(``z``), ``z``
-           fixed per county.
-
-        At scale 1 this is the sampled rate, and at any scale the spread across counties is the
-        estimated signal's, not the sample's."""
-        m = self.model
-        geo = m.geography
-        w = float(m.poor_area_scale)  # every rate judged is read off the agents of the poor areas
-        if w <= 1.0:
-            return sampled
-        n_eff = np.maximum(people, 0.0) / ((w - 1.0) * self._kappa())
-        kind = geo.county_region.astype(np.int64) * 2 + geo.county_poor  # region and kind of county
-        smooth = np.full(geo.n_counties, np.nan)
-        for k in range(6):
-            group = counties & (kind == k)
-            if group.sum() >= 3:
-                smooth[group] = _weighted_fit(sampled, n_eff, covariate, group)
-        sel = np.isfinite(smooth)
-        if not sel.any():
-            return sampled
-        # level 2: a factor per cell on the smooth (observed over expected counts); the counties a
-        # mechanism of this year's review acted on (``checked``) form cells of their own
-        cell = self.cell if checked is None else self.cell * 2 + checked.astype(np.int64)
-        smooth = np.where(sel, np.clip(smooth, 1e-6, 1.0), 0.0)
-        observed = np.bincount(cell[sel], (n_eff * sampled)[sel], cell.max() + 1)
-        expected = np.bincount(cell[sel], (n_eff * smooth)[sel], cell.max() + 1)
-        smooth[sel] *= ((observed + 1.0) / (expected + 1.0))[cell[sel]]
-        smooth = np.clip(smooth[sel], 1e-6, 1.0)
-        # level 3: the county's rate about its cell's smooth
-        y, n = sampled[sel], n_eff[sel]
-        seen = n > 0
-        # how much noisier than Poisson agent sampling is, per region and kind of county, from the two
-        # halves of the agents; never less than Poisson: below it the split-half estimate only
-        # reflects its own small-count bias (at a coarse scale many counties hold an agent or two, and
-        # two empty halves look noiseless)
-        group = kind[sel]
-        if halves is not None:
-            a, b = halves[0][sel], halves[1][sel]
-            ok = seen & np.isfinite(a) & np.isfinite(b)
-            half_var = np.bincount(group[ok], ((a - b) ** 2 / 4.0)[ok], 6)
-            poisson = np.bincount(group[ok], (smooth / np.where(seen, n, 1.0))[ok], 6)
-            phi = np.divide(half_var, poisson, out=np.ones(6), where=poisson > 0)
-            n = n / np.maximum(phi[group], 1.0)
-        # the spread left after the sampling variance: the squared residuals weighted by their sampling
-        # precision n / m (DerSimonian and Laird's moment estimator, so that counties seen through one or
-        # two agents do not swamp it), one per kind of county over the regions (at 1 : 10 the three
-        # regions' are alike; read off a coarse sample region by region it is noisy enough to vanish in
-        # one region and double in another)
-        poor = geo.county_poor[sel].astype(np.int64)
-        excess = np.bincount(poor[seen], ((y - smooth) ** 2 * n / smooth - 1.0)[seen], 2)
-        information = np.bincount(poor[seen], (smooth * n)[seen], 2)
-        cv2 = np.divide(excess, information, out=np.zeros(2), where=information > 0)
-        alpha = 1.0 / np.maximum(cv2[poor], 1e-12)
-        out = sampled.copy()
-        out[sel] = special.gammaincinv(alpha + n * y, special.ndtr(z[sel])) / (alpha / smooth + n)
-        return np.clip(out, 0.0, 1.0)
-
-    def _kappa(self) -> float:
-        """People per household weighted by size (E[size²] / E[size]) over all households."""
-        size = self.model.households.size.astype(np.float64)
-        return float((size * size).sum() / max(size.sum(), 1.0))
+        halves = self.model.sampling.split_rates(registered, self.rural_people)
+        return reg, self.exit_incidence(reg / self.rural_people, halves)
 
     def _rural_people(self) -> np.ndarray:
         m = self.model
@@ -315,23 +185,24 @@ class Governance:
         wrong_now = m.registry.false_exit & exited_now & hh.poor
         exited = self.county_people(exited_now)
         wrong = self.county_people(wrong_now)
-        wrong_halves = self.split_rates(wrong_now, exited_now)
+        sampling = m.sampling
+        wrong_halves = sampling.split_rates(wrong_now, exited_now)
         del exited_now, wrong_now
         missed_now = (hh.status == NOT_REGISTERED) & hh.poor
         missed = self.county_people(missed_now)
-        missed_halves = self.split_rates(missed_now, self.rural_people)
+        missed_halves = sampling.split_rates(missed_now, self.rural_people)
         del missed_now
         poor = geo.county_poor
-        wrong_rate = self.denoised_rate(
+        wrong_rate = sampling.denoised_rate(
             np.divide(wrong, exited, out=np.zeros(n), where=exited > 0),
             exited,
             poor,
-            self.wrong_z,
+            sampling.wrong_z,
             halves=wrong_halves,
             checked=checked,
         )
-        missed_rate = self.denoised_rate(
-            missed / self.rural_people, self.rural_people, poor, self.missed_z, halves=missed_halves
+        missed_rate = sampling.denoised_rate(
+            missed / self.rural_people, self.rural_people, poor, sampling.missed_z, halves=missed_halves
         )
         sample = int(p[g + "evaluation.sample_households"])
         rng = m.streams.get("governance.evaluation", y)
@@ -356,13 +227,13 @@ class Governance:
         reg_pv = self.county_people(registered_pv)
         village_people = self.rural_people / geo.county_villages
         pv_people = np.maximum(geo.county_poor_villages * village_people, 1.0)
-        pv_incidence = self.denoised_rate(
+        pv_incidence = sampling.denoised_rate(
             reg_pv / pv_people,
             pv_people,
             geo.county_poor_villages > 0,
-            self.village_incidence_z,
+            sampling.village_incidence_z,
             geo.county_intensity,
-            self.split_rates(registered_pv, pv_people),
+            sampling.split_rates(registered_pv, pv_people),
         )
         del registered_pv
         v_county = geo.village_county
@@ -392,11 +263,7 @@ class Governance:
         u = m.streams.uniform_at("governance.provincial_check", y, cand)
         cand = cand[u < p[g + "evaluation.detection_prob"]]
         found[cand] = True
-        hh.status[cand] = REGISTERED
-        hh.registered_year[cand] = y
-        m.registry.false_exit[cand] = False
-        if m.flows is not None:
-            m.flows.reregistrations |= found
+        m.registry.reregister(found)
         return found
 
     def _checks(self, year: int) -> bool:
@@ -446,20 +313,3 @@ class Governance:
     def table(self) -> pd.DataFrame:
         """The county table: one row per county and year."""
         return pd.concat(self.rows, ignore_index=True) if self.rows else pd.DataFrame()
-
-
-def _weighted_fit(y: np.ndarray, weight: np.ndarray, covariate: np.ndarray | None, sel: np.ndarray) -> np.ndarray:
-    """Fitted values over ``sel`` of the ``weight``-weighted least-squares line of ``y`` on
-    ``covariate`` (the weighted mean without one, or when the weights leave too few points), at
-    least a tenth of the weighted mean."""
-    wt, yy = weight[sel], y[sel]
-    if wt.sum() <= 0:
-        return np.full(int(sel.sum()), yy.mean())
-    mean = float((wt * yy).sum() / wt.sum())
-    if covariate is None or (wt > 0).sum() < 3:
-        return np.full(int(sel.sum()), mean)
-    x = np.column_stack([np.ones(int(sel.sum())), covariate[sel]])
-    root = np.sqrt(wt)
-    coef, *_ = np.linalg.lstsq(x * root[:, None], yy * root, rcond=None)
-    # a rate is positive: a line fitted over a skewed covariate may cross zero at its ends
-    return np.maximum(x @ coef, 0.1 * mean)

@@ -7,12 +7,16 @@ over rows; nothing loops over households.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from povsim.parameters import REGIONS
+
+if TYPE_CHECKING:
+    from povsim.state import StateGuard
 
 # Registry status (建档立卡)
 NOT_REGISTERED = np.int8(0)
@@ -73,6 +77,35 @@ class Households:
     exit_year: np.ndarray  # int16, last exit year (0 never)
     relapses: np.ndarray  # int8, times fallen back below the line after exit (返贫)
     relapse_year: np.ndarray  # int16, year of the last relapse (0 never)
+    states: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """The programmes' and other modules' own per-household arrays, by namespaced name
+    (``relocation.year_moved``): see :meth:`add_state`."""
+
+    def add_state(self, name: str, array: np.ndarray) -> np.ndarray:
+        """Register a module's own per-household array as the state ``name`` (``module.attribute``)
+        and return it: it is a column of :meth:`table` and is guarded like the table's columns
+        (:mod:`povsim.state`)."""
+        if "." not in name:
+            raise ValueError(f"a state's name is namespaced by its module, e.g. 'relocation.year_moved': {name!r}")
+        if name in self.states:
+            raise ValueError(f"state {name!r} is registered twice")
+        if array.shape != (self.n,):
+            raise ValueError(f"state {name!r} has shape {array.shape}, not one value per household ({self.n})")
+        self.states[name] = array
+        return array
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every per-household array by name: the table's fields, then the registered states."""
+        get = object.__getattribute__
+        out = {name: get(self, name) for name in COLUMNS}
+        out.update(get(self, "states"))
+        return out
+
+    def guard(self, guard: StateGuard) -> None:
+        """Check reads and rebinding of the columns against the running phase's declaration
+        (:class:`povsim.state.StateGuard`; called by the guard when checking is on)."""
+        object.__setattr__(self, "_guard", guard)
+        object.__setattr__(self, "__class__", CheckedHouseholds)
 
     @property
     def n(self) -> int:
@@ -151,8 +184,7 @@ class Households:
 
     def table(self) -> pd.DataFrame:
         """The household table as a DataFrame, one row per agent, with readable codes."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        df = pd.DataFrame(data)
+        df = pd.DataFrame(self.columns())
         df["region"] = pd.Categorical.from_codes(self.region, categories=list(REGIONS))
         df["status"] = pd.Categorical.from_codes(self.status, categories=list(STATUS_NAMES.values()))
         df["income_pc"] = self.income_pc
@@ -160,3 +192,24 @@ class Households:
         df["local_wage"] = self.local_wage
         df["migrant_wage"] = self.migrant_wage
         return df
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Households) if f.name != "states")
+"""The household table's own columns, in order."""
+_COLUMN_SET = frozenset(COLUMNS)
+
+
+class CheckedHouseholds(Households):
+    """The household table while its state is checked (:mod:`povsim.state`): reading a column
+    the running phase did not declare, or rebinding one it may not write, raises
+    :class:`~povsim.state.UndeclaredState`."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _COLUMN_SET:
+            object.__getattribute__(self, "_guard").check_read(name)
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _COLUMN_SET:
+            object.__getattribute__(self, "_guard").check_rebind(name)
+        object.__setattr__(self, name, value)

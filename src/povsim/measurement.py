@@ -13,7 +13,39 @@ import numpy as np
 from povsim.dynamics.shocks import Shocks, SparseColumn
 from povsim.households import Households
 from povsim.parameters import ParameterSet
+from povsim.state import Declaration
 from povsim.streams import RandomStreams
+
+MEDICAL_COSTS = Declaration(
+    "medical_costs",
+    reads=("insured",),
+    doc="this year's medical costs left after basic insurance",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
+INCOME = Declaration(
+    "income",
+    reads=(
+        "business",
+        "farm",
+        "local_earnings",
+        "migrants",
+        "property",
+        "remittance",
+        "transfers",
+        "weight",
+        "workers",
+        "relocation.year_moved",
+    ),
+    doc="this year's income: market income after shocks, transfers, property, programme transfers, less medical costs",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
+MEASUREMENT = Declaration(
+    "measurement",
+    owns=("income", "poor", "poor_prev"),
+    reads=("size",),
+    doc="income per person against the line: who is poor this year and last",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 
 def medical_out_of_pocket(hh: Households, shocks: Shocks, params: ParameterSet) -> SparseColumn:

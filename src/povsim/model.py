@@ -10,58 +10,47 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from povsim.attribution import ATTRIBUTION_CHANNELS, ExitAttribution
-from povsim.counties import County
-from povsim.dynamics.conditions import update_conditions
-from povsim.dynamics.demography import age
-from povsim.dynamics.economy import grow_incomes, pension
-from povsim.dynamics.migration import migrate
-from povsim.dynamics.shocks import SparseColumn, draw_shocks
-from povsim.governance import Governance
-from povsim.households import EXITED, REGISTERED
-from povsim.measurement import market_income, measure, medical_out_of_pocket
-from povsim.money import BUDGETED_CHANNELS, county_budgets
+from povsim.attribution import ATTRIBUTION, ATTRIBUTION_CHANNELS, ExitAttribution
+from povsim.dynamics.conditions import CONDITIONS, update_conditions
+from povsim.dynamics.demography import DEMOGRAPHY, age
+from povsim.dynamics.economy import ECONOMY, grow_incomes, pension
+from povsim.dynamics.migration import MIGRATION, migrate
+from povsim.dynamics.shocks import SHOCKS, SparseColumn, draw_shocks
+from povsim.governance import GOVERNANCE, Governance
+from povsim.measurement import INCOME, MEASUREMENT, MEDICAL_COSTS, market_income, measure, medical_out_of_pocket
+from povsim.measures import BY_NAME, MEASURES, TABLE_FLOWS, TABLE_STOCKS, Tally
+from povsim.money import BUDGETED_CHANNELS, FUNDS, county_budgets
 from povsim.parameters import REGIONS
 from povsim.population import START_YEAR, build_population, fit_initial_incomes, poverty_line
 from povsim.programs import CHANNELS, PROGRAMMES, ChannelLedger, Programme
 from povsim.programs.base import LIMITS, binding_limit
-from povsim.programs.effects import IncomeEffects
-from povsim.registry import Registry, RegistryFlows
+from povsim.programs.effects import EFFECTS, IncomeEffects
+from povsim.registry import REGISTRY, Registry, RegistryFlows
+from povsim.sampling import Sampling
 from povsim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from povsim.state import Declaration, StateGuard, checking_by_default
 from povsim.streams import RandomStreams
 
 RESULT_COLUMNS = ["year", "region", "measure", "channel", "value"]
-STOCK_MEASURES = (
-    "poor_people",
-    "incidence",
-    "registered_poor_people",
-    "registered_poor_households",
-    "registered_income_poor_people",
-    "unregistered_income_poor_people",
-    "registered_not_income_poor_people",
-    "exited_people",
-    "relocated_people",
-    "counties_exited",
-    "villages_exited",
+REPORTING = Declaration(
+    "reporting",
+    reads=(
+        "exit_year",
+        "poor",
+        "region",
+        "relapse_year",
+        "size",
+        "status",
+        "weight",
+        "relocation.year_moved",
+        "attribution.exit_channel",
+    ),
+    doc="the year's rows of the results table, from the household table (PovertyModel._collect)",
 )
-FLOW_MEASURES = (
-    "exits_people",
-    "exits_households",
-    "entries_people",
-    "entries_households",
-    "newly_registered_people",
-    "reregistered_people",
-    "removed_people",
-    "removed_households",
-    "relapse_people",
-    "false_exits_people",
-    "false_exits_detected_people",
-    "fell_into_poverty_people",
-    "escaped_poverty_people",
-    "newly_poor_people",
-)
-RELAPSE_YEARS = ("1y", "2y", "3y", "4y_plus")
-"""Relapse by years since exit: measures ``relapse_people_1y`` … ``relapse_people_4y_plus``."""
+STOCK_MEASURES = TABLE_STOCKS
+"""Measures of the household table reported every year (:data:`povsim.measures.TABLE_STOCKS`)."""
+FLOW_MEASURES = TABLE_FLOWS
+"""Measures of the household table's flows, from 2015 (:data:`povsim.measures.TABLE_FLOWS`)."""
 
 
 def resolve_scenario(scenario: Scenario | str | Path | None) -> Scenario:
@@ -77,9 +66,9 @@ def resolve_scenario(scenario: Scenario | str | Path | None) -> Scenario:
 class PovertyModel(mesa.Model):
     """Rural households under China's targeted poverty alleviation, 2014 onwards.
 
-    Households are rows of arrays (:class:`~povsim.households.Households`); counties are
-    :class:`~povsim.counties.County` agents. Year 2014 is the initial state; each
-    :meth:`step` simulates one year.
+    Households are agents stored as rows of arrays (:class:`~povsim.households.Households`);
+    counties are rows of the county table, their rules vectorised over all counties
+    (:mod:`povsim.counties`). Year 2014 is the initial state; each :meth:`step` simulates one year.
 
     Args:
         scenario: a :class:`Scenario`, a scenario file, or None for the baseline.
@@ -88,6 +77,9 @@ class PovertyModel(mesa.Model):
         end_year: last simulated year, 2015–2025 (default: the scenario's, 2020).
         poor_area_scale: real households per agent in the poor counties and the poor villages of
             other counties, where finer than ``scale`` (default: the scenario's).
+        check_state: run each phase of the year under its declaration of the household state, so
+            that an undeclared write or read fails (:mod:`povsim.state`; default: on when the
+            environment variable ``POVSIM_CHECK_STATE`` is 1). Results are the same either way.
         **overrides: parameter overrides by key path, e.g.
             ``**{"economy.growth.farm": 0.04}`` or ``economy__growth__farm=0.04``; this is
             how ``mesa.batch_run`` sweeps parameters.
@@ -109,6 +101,7 @@ class PovertyModel(mesa.Model):
         scale: float | None = None,
         end_year: int | None = None,
         poor_area_scale: float | None = None,
+        check_state: bool | None = None,
         **overrides: Any,
     ):
         sc = resolve_scenario(scenario)
@@ -142,18 +135,13 @@ class PovertyModel(mesa.Model):
         medical_out_of_pocket(hh, self.shocks, self.params).subtract_from(other)
         fit_initial_incomes(hh, targets, market, other, self.poverty_line)
         measure(hh, market + other, self.poverty_line, first=True)
-        self.counties = [
-            County(self, i, int(geo.county_region[i]), bool(geo.county_poor[i])) for i in range(geo.n_counties)
-        ]
-        # Mesa 3.3 keeps every model alive in its class-level agent-id counter (mesa.Agent._ids), so a
-        # process running many models (an ensemble worker, a calibration) would hold every finished one.
-        # All of povsim's agents are created above; the counter is not needed after this.
-        mesa.Agent._ids.pop(self, None)
         self.ledger = ChannelLedger(hh.n, geo.n_counties)
-        self.guarantee_channel = np.full(hh.n, -1, np.int8)  # channel that last fixed a guarantee
-        self.guarantee_year = np.zeros(hh.n, np.int16)
+        # the channel that last fixed a guarantee of 两不愁三保障 for each household, and the year
+        self.guarantee_channel = hh.add_state("guarantee.channel", np.full(hh.n, -1, np.int8))
+        self.guarantee_year = hh.add_state("guarantee.year", np.zeros(hh.n, np.int16))
         self.registry = Registry(self)
         self.governance = Governance(self)
+        self.sampling = Sampling(self)
         self.effects = IncomeEffects(hh)
         self.programmes: list[Programme] = [cls(self) for cls in PROGRAMMES]
         self.attribution = ExitAttribution(self)
@@ -177,30 +165,44 @@ class PovertyModel(mesa.Model):
         self._latest: dict[tuple[str, str], float] = {}
         self.governance.record_state()
         self._collect(initial=True)
+        self.state = StateGuard(hh, checking_by_default() if check_state is None else check_state)
 
     # -- the year ---------------------------------------------------------------------
     def step(self) -> None:
         """Simulate one year: economy and shocks, household choices, programmes,
-        measurement, the registry, data collection."""
+        measurement, the registry, data collection (each phase under its declaration of the
+        household state it owns, modifies and reads: :mod:`povsim.state`)."""
         self.year += 1
         hh, p, s, y = self.households, self.params, self.streams, self.year
+        phase = self.state.phase
         # last year's shocks and registry moves are not needed any more: free them before
         # this year's are drawn (a national run holds ~52M households)
         self.shocks = self.flows = None
-        age(hh, p, s, y, pension(p, y, START_YEAR))
-        grow_incomes(hh, p, s, y)
-        self.shocks = draw_shocks(hh, self.geography, p, s, y)
-        migrate(hh, self.geography, p, s, y)
-        update_conditions(hh, p, s, y)
-        self.out_of_pocket = medical_out_of_pocket(hh, self.shocks, p)
+        with phase(DEMOGRAPHY):
+            age(hh, p, s, y, pension(p, y, START_YEAR))
+        with phase(ECONOMY):
+            grow_incomes(hh, p, s, y)
+        with phase(SHOCKS):
+            self.shocks = draw_shocks(hh, self.geography, p, s, y)
+        with phase(MIGRATION):
+            migrate(hh, self.geography, p, s, y)
+        with phase(CONDITIONS):
+            update_conditions(hh, p, s, y)
+        with phase(MEDICAL_COSTS):
+            self.out_of_pocket = medical_out_of_pocket(hh, self.shocks, p)
         income = self.run_programmes()
-        measure(hh, income, self.poverty_line)
-        guaranteed = self.ledger.gain_row(self.programme("floor").index) > 0
-        self.flows = self.registry.update(guaranteed)
-        threshold = self.poverty_line * (1.0 + p["registry.exit.income_margin"])
-        self._exits_by_channel = self.attribution.record(self.flows.exits, income, threshold)
-        self.governance.review()
-        self._collect()
+        with phase(MEASUREMENT):
+            measure(hh, income, self.poverty_line)
+        with phase(REGISTRY):
+            guaranteed = self.ledger.gain_row(self.programme("floor").index) > 0
+            self.flows = self.registry.update(guaranteed)
+        with phase(ATTRIBUTION):
+            threshold = self.poverty_line * (1.0 + p["registry.exit.income_margin"])
+            self._exits_by_channel = self.attribution.record(self.flows.exits, income, threshold)
+        with phase(GOVERNANCE):
+            self.governance.review()
+        with phase(REPORTING):
+            self._collect()
         if self.year >= self.end_year:
             self.running = False
 
@@ -212,37 +214,50 @@ class PovertyModel(mesa.Model):
         property, programme transfers, less medical costs) and the means-tested floor tops it up.
         """
         hh, p = self.households, self.params
+        phase = self.state.phase
         ledger = self.ledger
         ledger.reset()
-        budgets = county_budgets(
-            p,
-            hh,
-            self.geography.n_counties,
-            self.year,
-            self.governance.fund_weights(self.year),
-            carried=self.carry,
-            relocation_list=self.programme("relocation").to_move(),
-        )
+        with phase(FUNDS):
+            budgets = county_budgets(
+                p,
+                hh,
+                self.geography.n_counties,
+                self.year,
+                self.governance.fund_weights(self.year),
+                carried=self.carry,
+                relocation_list=self.programme("relocation").to_move(),
+            )
         for programme in self.programmes:
             if not programme.means_tested:
-                programme.step(self, budgets.get(programme.channel))
-                self.effects.start(programme.channel, self.year)
-        self.effects.credit(ledger, self.year)
+                with phase(programme.declaration):
+                    programme.step(self, budgets.get(programme.channel))
+                    self.effects.start(programme.channel, self.year)
+        with phase(EFFECTS):
+            self.effects.credit(ledger, self.year)
         self._carry_over(budgets)
-        risk = sum((programme.income_risk(self) for programme in self.programmes), start=np.zeros(hh.n))
-        # market income + transfers + property - out-of-pocket medical costs + programme
-        # transfers, summed in that order, in place
-        income = market_income(hh, self.shocks, p, self.streams, self.year, extra_sigma=risk)
-        del risk
-        income += hh.transfers
-        income += hh.property
-        self.out_of_pocket.subtract_from(income)
-        income += self.ledger.transfer
+        with phase(INCOME):
+            risk = sum((programme.income_risk(self) for programme in self.programmes), start=np.zeros(hh.n))
+            # market income + transfers + property - out-of-pocket medical costs + programme
+            # transfers, summed in that order, in place
+            income = market_income(hh, self.shocks, p, self.streams, self.year, extra_sigma=risk)
+            del risk
+            income += hh.transfers
+            income += hh.property
+            self.out_of_pocket.subtract_from(income)
+            income += self.ledger.transfer
         before = self.ledger.transfer.copy()
         for programme in self.programmes:
             if programme.means_tested:
-                programme.step(self, None, income)
+                with phase(programme.declaration):
+                    programme.step(self, None, income)
         return income + (self.ledger.transfer - before)
+
+    @property
+    def declarations(self) -> list[Declaration]:
+        """Every phase's declaration of the household state, in the order of the year."""
+        from povsim.phases import state_declarations
+
+        return state_declarations(self.programmes)
 
     def _carry_over(self, budgets: dict[str, np.ndarray]) -> None:
         """Note the funds each budgeted channel carried in this year, by region, and what it carries
@@ -286,87 +301,25 @@ class PovertyModel(mesa.Model):
         return self._latest[("national", measure)]
 
     def _collect(self, initial: bool = False) -> None:
-        """Add this year's rows to the results table; after a simulated year also collect the
-        model reporters (so that ``mesa.batch_run``'s step *i* is year 2015 + *i*)."""
-        hh, geo = self.households, self.geography
-        # Sums of whole people and households are exact in float64 in any order, so the stocks
-        # come from one bincount of a (region, status, poor) code, and the flows and county
-        # sums from the households concerned only (one full-length float64 column at most).
-        code = hh.region * np.int8(6)
-        code += hh.status * np.int8(2)
-        code += hh.poor
-        people_cells = np.bincount(code, hh.people_weight_of(slice(None)), 18).reshape(3, 3, 2)
-        household_cells = np.bincount(code, hh.weight, 18).reshape(3, 3, 2).astype(np.float64)
-        del code
-        reg, exited = int(REGISTERED), int(EXITED)
-
-        def by_region(mask: np.ndarray, households: bool = False) -> np.ndarray:
-            idx = np.flatnonzero(mask)
-            w = hh.weight[idx].astype(np.float64) if households else hh.people_weight_of(idx)
-            return np.bincount(hh.region[idx], w, 3)
-
-        stocks = {
-            "poor_people": people_cells[:, :, 1].sum(axis=1),
-            "registered_poor_people": people_cells[:, reg, :].sum(axis=1),
-            "registered_poor_households": household_cells[:, reg, :].sum(axis=1),
-            "registered_income_poor_people": people_cells[:, reg, 1],
-            "unregistered_income_poor_people": people_cells[:, :, 1].sum(axis=1) - people_cells[:, reg, 1],
-            "exited_people": people_cells[:, exited, :].sum(axis=1),
-            "registered_not_income_poor_people": people_cells[:, reg, 0],
-            "relocated_people": by_region(self.programme("relocation").year_moved > 0),
-        }
-        rural = self.params.region("population.rural_population")
-        values: dict[str, np.ndarray] = dict(stocks)
-        if self.flows is not None:
-            f = self.flows
-            values.update(
-                {
-                    "exits_people": by_region(f.exits),
-                    "exits_households": by_region(f.exits, households=True),
-                    "entries_people": by_region(f.entries),
-                    "entries_households": by_region(f.entries, households=True),
-                    "newly_registered_people": by_region(f.new_registrations),
-                    "reregistered_people": by_region(f.reregistrations),
-                    "removed_people": by_region(f.removed),
-                    "removed_households": by_region(f.removed, households=True),
-                    "relapse_people": by_region(f.relapses),
-                    "false_exits_people": by_region(f.false_exits),
-                    "false_exits_detected_people": by_region(f.false_exits_detected),
-                    "fell_into_poverty_people": by_region(f.fell_into_poverty),
-                    "escaped_poverty_people": by_region(f.escaped_poverty),
-                    "newly_poor_people": by_region(f.newly_poor),
-                }
-            )
-            since = self.year - hh.exit_year
-            for label, mask in zip(RELAPSE_YEARS, (since == 1, since == 2, since == 3, since >= 4), strict=True):
-                values[f"relapse_people_{label}"] = by_region(f.relapses & mask)
+        """Add this year's rows to the results table — every measure of the household table in the
+        registry (:mod:`povsim.measures`), then, after a simulated year, the channels' — and after a
+        simulated year collect the model reporters (so that ``mesa.batch_run``'s step *i* is year
+        2015 + *i*)."""
+        tally = Tally(self)
         self._latest = {}
-        table = "results"
-        for name, arr in values.items():
-            self._add_regions(name, "all", arr, integer=True)
-        for r, region in enumerate(REGIONS):
-            self._add_row(table, region, "incidence", stocks["poor_people"][r] / rural[r])
-        self._add_row(table, "national", "incidence", stocks["poor_people"].sum() / rural.sum())
-        self._add_row(table, "national", "poverty_line", self.poverty_line)
-        gov = self.governance
-        county_exited = gov.exit_year > 0
-        village_exited = gov.village_exit_year > 0
-        self._add_regions("counties_exited", "all", np.bincount(geo.county_region, county_exited, 3), integer=True)
-        v_region = geo.county_region[geo.village_county]
-        self._add_regions("villages_exited", "all", np.bincount(v_region, village_exited, 3), integer=True)
+        for m in MEASURES:
+            if m.compute is None or (m.kind == "flow" and self.flows is None):
+                continue
+            value = m.compute(tally)
+            if m.kind == "level":
+                self._add_row("results", "national", m.name, value)
+            elif m.kind == "ratio":
+                self._add_ratio(m.name, "all", *value)
+            else:
+                self._add_regions(m.name, "all", value, integer=m.whole)
+        del tally
         if self.flows is not None:
             self._collect_channels()
-
-        poor_idx = np.flatnonzero(hh.poor)
-        county_poor = np.bincount(hh.county[poor_idx], hh.people_weight_of(poor_idx), geo.n_counties)
-        reg_idx = np.flatnonzero(hh.status == REGISTERED)
-        county_reg = np.bincount(hh.county[reg_idx], hh.people_weight_of(reg_idx), geo.n_counties)
-        del poor_idx, reg_idx
-        severity = self.shocks.county_severity
-        for county in self.counties:
-            county.poor_people = int(county_poor[county.index])
-            county.registered_poor_people = int(county_reg[county.index])
-            county.disaster_severity = float(severity[county.index])
         if not initial:
             self.datacollector.collect(self)
 
@@ -451,6 +404,8 @@ class PovertyModel(mesa.Model):
     def _add_row(
         self, table: str, region: str, measure: str, value: float, channel: str = "all", year: int | None = None
     ) -> None:
+        if measure not in BY_NAME:
+            raise KeyError(f"measure {measure!r} is not registered in povsim.measures")
         if channel == "all" and year is None:
             self._latest[(region, measure)] = value
         self.datacollector.add_table_row(

@@ -21,6 +21,14 @@ import numpy as np
 
 from povsim.households import REGISTERED, Households
 from povsim.parameters import ParameterSet
+from povsim.state import Declaration
+
+FUNDS = Declaration(
+    "funds",
+    reads=("county", "hazard_zone", "size", "status", "weight", "relocation.year_moved"),
+    doc="the year's money reaches counties and is split across channels",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 POOL_CHANNELS = ("industry", "employment", "ecology", "education", "credit")
 BUDGETED_CHANNELS = (*POOL_CHANNELS, "relocation")

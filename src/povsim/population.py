@@ -25,7 +25,30 @@ from povsim.allocation import apportion
 from povsim.counties import Geography, build_geography
 from povsim.households import NO_YEAR, NOT_REGISTERED, REGISTERED, Households
 from povsim.parameters import ParameterSet
+from povsim.state import Declaration
 from povsim.streams import RandomStreams, binomial_from_uniform
+
+POPULATION = Declaration(
+    "population",
+    owns=(
+        "weight",
+        "region",
+        "county",
+        "village",
+        "size",
+        "disabled",
+        "land",
+        "cause_illness",
+        "cause_capital",
+        "cause_skills",
+        "cause_labour",
+        "guarantee.channel",
+        "guarantee.year",
+    ),
+    doc="builds the table; owns the columns no yearly phase writes, and the guarantee record (made with the model, "
+    "kept by the programmes that fix a guarantee)",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 START_YEAR = 2014
 MAX_SIZE = 8

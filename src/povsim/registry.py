@@ -34,6 +34,26 @@ import numpy as np
 from povsim.allocation import fit_within
 from povsim.households import EXITED, NOT_REGISTERED, REGISTERED, Households
 from povsim.parameters import ParameterSet
+from povsim.state import Declaration
+
+REGISTRY = Declaration(
+    "registry",
+    owns=("status", "registered_year", "exit_year", "relapses", "relapse_year", "registry.false_exit"),
+    reads=(
+        "county",
+        "housing_safe",
+        "income",
+        "insured",
+        "out_of_school",
+        "poor",
+        "poor_prev",
+        "size",
+        "water_safe",
+        "weight",
+    ),
+    doc="exits, removals, relapses and entries of the registry (and re-registration at the province's request)",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 if TYPE_CHECKING:
     from povsim.model import PovertyModel
@@ -88,7 +108,9 @@ class Registry:
 
     def __init__(self, model: PovertyModel):
         self.model = model
-        self.false_exit = np.zeros(model.households.n, bool)  # exited while still below the line, undetected
+        self.false_exit = model.households.add_state(
+            "registry.false_exit", np.zeros(model.households.n, bool)
+        )  # exited while still below the line, undetected
 
     def _uniform(self, name: str) -> np.ndarray:
         m = self.model
@@ -173,6 +195,20 @@ class Registry:
         escaped = hh.poor_prev & ~hh.poor
         newly_poor = fell_in & (status == NOT_REGISTERED)
         return RegistryFlows(exits, relapses, new, rereg, removed, false, detected, fell_in, escaped, newly_poor)
+
+    def reregister(self, found: np.ndarray) -> None:
+        """Re-register the households ``found`` (a mask) this year, at another module's request (the
+        province's check of the counties applying for exit finds false exits, governance.py): their
+        false exit is corrected, and they count in this year's re-registrations. Runs as the registry's
+        phase, which owns the registry columns (:mod:`povsim.state`)."""
+        m = self.model
+        with m.state.phase(REGISTRY):
+            hh = m.households
+            hh.status[found] = REGISTERED
+            hh.registered_year[found] = m.year
+            self.false_exit[found] = False
+            if m.flows is not None:
+                m.flows.reregistrations |= found
 
     def _within_quota(self, candidates: np.ndarray, assessed: np.ndarray) -> np.ndarray:
         """Candidates a county may register this year: poorest first, up to its quota of

@@ -195,7 +195,7 @@ def manifest(
         "start_year": 2014,
         "end_year": sc.run.end_year,
         "household_agents": model.households.n,
-        "county_agents": len(model.counties),
+        "counties": model.geography.n_counties,
         "overrides": sc.overrides,
         "calibration": read_calibrated().get("meta", None),
         "parameters": model.parameters(),

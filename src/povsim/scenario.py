@@ -92,6 +92,8 @@ class RunSettings(BaseModel):
     scale: float = Field(5000.0, ge=1.0, le=1e8)
     poor_area_scale: float = Field(500.0, ge=1.0, le=1e8)
     seed: int = Field(20141231, ge=0, le=2**63 - 1)
+    sampling_correction: bool = True
+    """Correct the county rules for agent sampling at coarse scales (:mod:`povsim.sampling`); a no-op at 1 : 1."""
 
     @property
     def poor_areas(self) -> float:
@@ -105,7 +107,12 @@ class RunSettings(BaseModel):
 
     def design(self) -> dict[str, Any]:
         """The sampling design as a manifest records it."""
-        return {"scale": self.scale, "poor_area_scale": self.poor_areas, "sampling": self.sampling}
+        return {
+            "scale": self.scale,
+            "poor_area_scale": self.poor_areas,
+            "sampling": self.sampling,
+            "sampling_correction": self.sampling_correction,
+        }
 
 
 RUN_KEYS = tuple(RunSettings.model_fields)

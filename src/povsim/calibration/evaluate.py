@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from povsim.measures import OUTCOMES
 from povsim.model import PovertyModel
 from povsim.parameters import REGIONS
 from povsim.scenario import Scenario
@@ -33,21 +34,7 @@ COHORT_YEARS = (2015, 2016, 2017)
 """Exit cohorts whose three-year sustainability is known by 2020: cost per sustained exit uses them."""
 
 
-NATIONAL_MEASURES = (
-    "poor_people",
-    "incidence",
-    "registered_poor_people",
-    "counties_exited",
-    "relocated_people",
-    "exits_people",
-    "relapse_people",
-    "reregistered_people",
-    "newly_registered_people",
-    "removed_people",
-    "fell_into_poverty_people",
-    "escaped_poverty_people",
-    "newly_poor_people",
-)
+NATIONAL_MEASURES = OUTCOMES
 """Measures :func:`outcomes` reports nationally for every year: stocks, the registry's flows and
 the flows of the survey-definition headcount (``fell_into_poverty_people``,
 ``escaped_poverty_people``: poor(t) − poor(t−1) = fell in − escaped)."""

@@ -225,7 +225,7 @@ def Page() -> None:
                     solara.Button("Restore defaults", text=True, on_click=lambda: rebuild(default_levers()))
                 m = current.model
                 Line(
-                    f"{m.households.n:,} household agents ({m.scenario.run.sampling}), {len(m.counties):,} "
+                    f"{m.households.n:,} household agents ({m.scenario.run.sampling}), {m.geography.n_counties:,} "
                     f"counties, seed {m.scenario.run.seed}. Grey line: the baseline, every lever at its default.",
                     style=SMALL,
                 )

@@ -8,7 +8,16 @@ import numpy as np
 
 from povsim.households import Households
 from povsim.parameters import ParameterSet
+from povsim.state import Declaration
 from povsim.streams import RandomStreams
+
+CONDITIONS = Declaration(
+    "conditions",
+    owns=("out_of_school", "insured", "housing_safe", "water_safe"),
+    reads=("children", "poor", "weight"),
+    doc="schooling, insurance, housing and water change without the programmes",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 
 def update_conditions(hh: Households, params: ParameterSet, streams: RandomStreams, year: int) -> None:

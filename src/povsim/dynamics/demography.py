@@ -10,7 +10,17 @@ import numpy as np
 
 from povsim.households import Households
 from povsim.parameters import ParameterSet
+from povsim.state import Declaration
 from povsim.streams import RandomStreams, binomial_from_uniform
+
+DEMOGRAPHY = Declaration(
+    "demography",
+    owns=("children", "elderly", "workers"),
+    modifies=("ill", "migrants", "out_of_school", "transfers"),
+    reads=("size", "weight"),
+    doc="children come of age, workers retire, the elderly die; pensions follow",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 
 def age(hh: Households, params: ParameterSet, streams: RandomStreams, year: int, pension: float) -> None:

@@ -6,7 +6,16 @@ import numpy as np
 
 from povsim.households import Households
 from povsim.parameters import ParameterSet
+from povsim.state import Declaration
 from povsim.streams import RandomStreams
+
+ECONOMY = Declaration(
+    "economy",
+    owns=("farm", "local_earnings", "remittance", "business", "transfers", "property"),
+    reads=("region", "weight"),
+    doc="persistent income levels grow by source and region",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 
 def grow_incomes(hh: Households, params: ParameterSet, streams: RandomStreams, year: int) -> None:

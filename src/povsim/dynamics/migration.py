@@ -9,7 +9,16 @@ import numpy as np
 from povsim.counties import Geography
 from povsim.households import Households
 from povsim.parameters import ParameterSet
+from povsim.state import Declaration
 from povsim.streams import RandomStreams, binomial_from_uniform
+
+MIGRATION = Declaration(
+    "migration",
+    owns=("migrants",),
+    reads=("county", "skills", "village", "weight", "workers"),
+    doc="workers leave for work away and return",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 
 def peer_share(hh: Households, geo: Geography, prior_workers: float) -> np.ndarray:

@@ -10,7 +10,17 @@ import numpy as np
 from povsim.counties import Geography
 from povsim.households import Households
 from povsim.parameters import ParameterSet
+from povsim.state import Declaration
 from povsim.streams import RandomStreams, binomial_from_uniform
+
+SHOCKS = Declaration(
+    "shocks",
+    owns=("ill",),
+    modifies=("workers", "migrants"),
+    reads=("children", "county", "disabled", "elderly", "hazard_zone", "size", "weight"),
+    doc="illness and lost jobs change who works; disasters and medical costs are drawn",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 
 class SparseColumn:

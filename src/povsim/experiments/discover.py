@@ -50,7 +50,7 @@ from povsim.experiments.spec import (
     point_runs,
 )
 from povsim.io import atomic_write, write_csv, write_json
-from povsim.model import FLOW_MEASURES, RELAPSE_YEARS, STOCK_MEASURES
+from povsim.measures import TOTALS
 from povsim.observed import TARGET_2020_POOR_PEOPLE
 
 DEFAULT_N = 40
@@ -76,19 +76,7 @@ OUTPUTS = ("boxes.csv", "discover.json", "points.csv", "discover.png")
 SIGNIFICANT_DIGITS = 6
 """Sampled values are rounded to this many significant digits (readable keys and columns)."""
 
-OUTCOME_MEASURES = (
-    *STOCK_MEASURES,
-    *FLOW_MEASURES,
-    *(f"relapse_people_{label}" for label in RELAPSE_YEARS),
-    "sustained_exits_people",
-    "poverty_line",
-    "spending_yuan",
-    "funds_yuan",
-    "unspent_yuan",
-    "carried_over_yuan",
-    "income_yuan",
-    "cost_per_exit_yuan",
-)
+OUTCOME_MEASURES = TOTALS
 """Measures with a national total (``channel == "all"``) that an outcome may use."""
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from povsim.allocation import fit_within
 from povsim.households import EXITED, REGISTERED, Households
+from povsim.state import Declaration
 
 if TYPE_CHECKING:
     from povsim.model import PovertyModel
@@ -177,18 +178,26 @@ class ChannelLedger:
 class Programme(ABC):
     """One intervention channel.
 
-    Subclasses set ``channel`` and implement :meth:`step`; a channel whose rule needs this
-    year's income (the 兜底 floor) sets ``means_tested = True`` and runs after measurement of
-    the other incomes, receiving them in :meth:`step`.
+    Subclasses set ``channel`` and ``declaration`` (the household columns the programme owns,
+    modifies and reads, :mod:`povsim.state`) and implement :meth:`step`; a channel whose rule needs
+    this year's income (the 兜底 floor) sets ``means_tested = True`` and runs after measurement of
+    the other incomes, receiving them in :meth:`step`. A programme's own per-household arrays are
+    made with :meth:`own_state`, so they are columns of the household table.
     """
 
     channel: str = ""
     means_tested: bool = False
+    declaration: ClassVar[Declaration] = Declaration("programme")
 
     def __init__(self, model: PovertyModel):
         self.model = model
         self.index = CHANNELS.index(self.channel)
         self.enabled = bool(self.param("enabled"))
+
+    def own_state(self, name: str, array: np.ndarray) -> np.ndarray:
+        """Register ``array`` (one value per household) as this programme's state ``<channel>.<name>``
+        of the household table and return it."""
+        return self.model.households.add_state(f"{self.channel}.{name}", array)
 
     def param(self, key: str):
         """This channel's parameter ``programs.<channel>.<key>``."""
@@ -319,7 +328,7 @@ class Programme(ABC):
 
         At a coarse scale (more than one household per agent) the budgets of alike counties —
         same region, kind, planned exit year and deep-poverty tilt, which the population builder
-        fills alike (``Governance.rationing_cell``) — are rationed together, poorest first over
+        fills alike (``Sampling.rationing_cell``, :mod:`povsim.sampling`) — are rationed together, poorest first over
         their candidates: with all its households each such county would enrol those below the
         same cut-off, while a county's handful of agents puts its own cut-off wherever they happen
         to lie, blurring targeting (at 1:1000 that lowered the 2017 exits by 3% against finer
@@ -335,13 +344,8 @@ class Programme(ABC):
         budget = np.atleast_1d(np.asarray(budget, np.float64))
         if not by_county:
             group, pool = np.zeros(idx.size, np.int8), None
-        elif self.model.scale > 1:
-            gov = self.model.governance
-            group = gov.rationing_cell[hh.county[idx]]
-            budget = np.bincount(gov.rationing_cell, budget, gov.rationing_cell_region.size)
-            pool = gov.rationing_cell_region
         else:
-            group, pool = hh.county[idx], self.model.geography.county_region
+            group, budget, pool = self.model.sampling.rationing(hh.county[idx], budget)
         u_pool = self.uniform_of(name + ".pooled", idx)
         return fit_within(idx, priority, total, group, budget, self.uniform_of(name, idx), pool=pool, u_pool=u_pool)
 

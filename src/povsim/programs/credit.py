@@ -13,16 +13,38 @@ import numpy as np
 
 from povsim.money import yearly_series
 from povsim.programs.base import Programme, active, depreciated
+from povsim.state import Declaration
 
 
 class Credit(Programme):
     channel = "credit"
+    declaration = Declaration(
+        "credit",
+        owns=("credit.loan_until", "credit.borrowed"),
+        reads=(
+            "county",
+            "exit_year",
+            "income",
+            "region",
+            "size",
+            "status",
+            "weight",
+            "governance.support_years",
+            "cause_capital",
+            "workers",
+        ),
+        doc="microcredit loans and their repayment",
+    )
 
     def __init__(self, model):
         super().__init__(model)
         n = model.households.n
-        self.loan_until = np.zeros(n, np.int16)  # last year of the loan's term (0: never borrowed, or defaulted)
-        self.borrowed = np.zeros(n, np.int16)  # year the household first borrowed (0: never)
+        self.loan_until = self.own_state(
+            "loan_until", np.zeros(n, np.int16)
+        )  # last year of the loan's term (0: never borrowed, or defaulted)
+        self.borrowed = self.own_state(
+            "borrowed", np.zeros(n, np.int16)
+        )  # year the household first borrowed (0: never)
 
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year

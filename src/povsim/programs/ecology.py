@@ -11,16 +11,35 @@ import numpy as np
 
 from povsim.money import yearly_series
 from povsim.programs.base import Programme
+from povsim.state import Declaration
 
 
 class Ecology(Programme):
     channel = "ecology"
+    declaration = Declaration(
+        "ecology",
+        owns=("ecology.paid", "ecology.ranger"),
+        reads=(
+            "county",
+            "exit_year",
+            "income",
+            "region",
+            "size",
+            "status",
+            "weight",
+            "governance.support_years",
+            "land",
+            "migrants",
+            "workers",
+        ),
+        doc="ecological compensation and forest-ranger posts",
+    )
 
     def __init__(self, model):
         super().__init__(model)
         n = model.households.n
-        self.ranger = np.zeros(n, bool)
-        self.paid = np.zeros(n, bool)  # land enrolled in a payment cycle
+        self.ranger = self.own_state("ranger", np.zeros(n, bool))
+        self.paid = self.own_state("paid", np.zeros(n, bool))  # land enrolled in a payment cycle
 
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year

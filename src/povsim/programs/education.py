@@ -9,14 +9,33 @@ from __future__ import annotations
 import numpy as np
 
 from povsim.programs.base import Programme
+from povsim.state import Declaration
 
 
 class Education(Programme):
     channel = "education"
+    declaration = Declaration(
+        "education",
+        owns=("skills", "education.trained_year"),
+        modifies=("local_earnings", "remittance", "out_of_school", "guarantee.channel", "guarantee.year"),
+        reads=(
+            "county",
+            "exit_year",
+            "income",
+            "region",
+            "size",
+            "status",
+            "weight",
+            "governance.support_years",
+            "children",
+            "workers",
+        ),
+        doc="school relief brings children back; vocational training raises skills and wages",
+    )
 
     def __init__(self, model):
         super().__init__(model)
-        self.trained_year = np.zeros(model.households.n, np.int16)
+        self.trained_year = self.own_state("trained_year", np.zeros(model.households.n, np.int16))
 
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year

@@ -22,6 +22,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from povsim.programs.base import CHANNELS
+from povsim.state import Declaration
+
+EFFECTS = Declaration(
+    "effects",
+    reads=("farm", "local_earnings", "migrants", "remittance", "workers"),
+    doc="credits each channel with what its lasting income effects add this year",
+)
+"""What the phase does to the household table (:mod:`povsim.state`)."""
 
 if TYPE_CHECKING:
     from povsim.households import Households

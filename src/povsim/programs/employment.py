@@ -10,16 +10,38 @@ from __future__ import annotations
 import numpy as np
 
 from povsim.programs.base import Programme, active
+from povsim.state import Declaration
 
 
 class Employment(Programme):
     channel = "employment"
+    declaration = Declaration(
+        "employment",
+        owns=("employment.placed_until", "employment.post"),
+        modifies=("migrants",),
+        reads=(
+            "county",
+            "exit_year",
+            "income",
+            "region",
+            "size",
+            "status",
+            "weight",
+            "governance.support_years",
+            "local_earnings",
+            "remittance",
+            "skills",
+            "workers",
+            "relocation.year_moved",
+        ),
+        doc="places migrants and gives public-welfare posts",
+    )
 
     def __init__(self, model):
         super().__init__(model)
         n = model.households.n
-        self.placed_until = np.zeros(n, np.int16)
-        self.post = np.zeros(n, bool)  # holds a public-welfare post
+        self.placed_until = self.own_state("placed_until", np.zeros(n, np.int16))
+        self.post = self.own_state("post", np.zeros(n, bool))  # holds a public-welfare post
 
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year

@@ -32,10 +32,28 @@ import numpy as np
 from povsim.money import yearly_series
 from povsim.parameters import REGIONS
 from povsim.programs.base import Programme, even_pace
+from povsim.state import Declaration
 
 
 class Floor(Programme):
     channel = "floor"
+    declaration = Declaration(
+        "floor",
+        reads=(
+            "county",
+            "exit_year",
+            "income",
+            "region",
+            "size",
+            "status",
+            "weight",
+            "governance.support_years",
+            "children",
+            "elderly",
+            "workers",
+        ),
+        doc="the means-tested 低保 floor tops up this year's income",
+    )
     means_tested = True
 
     def __init__(self, model):

@@ -8,10 +8,17 @@ from __future__ import annotations
 import numpy as np
 
 from povsim.programs.base import Programme
+from povsim.state import Declaration
 
 
 class Health(Programme):
     channel = "health"
+    declaration = Declaration(
+        "health",
+        modifies=("insured", "guarantee.channel", "guarantee.year"),
+        reads=("county", "exit_year", "income", "region", "size", "status", "weight", "governance.support_years"),
+        doc="insures the registered poor and lowers their medical costs",
+    )
 
     def step(self, model, budget, income=None):
         if not self.enabled:

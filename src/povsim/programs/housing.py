@@ -16,10 +16,17 @@ from __future__ import annotations
 import numpy as np
 
 from povsim.programs.base import Programme, even_pace
+from povsim.state import Declaration
 
 
 class Housing(Programme):
     channel = "housing"
+    declaration = Declaration(
+        "housing",
+        modifies=("housing_safe", "water_safe", "guarantee.channel", "guarantee.year"),
+        reads=("county", "exit_year", "income", "region", "size", "status", "weight", "governance.support_years"),
+        doc="makes houses and water safe",
+    )
 
     def step(self, model, budget, income=None):
         if not self.enabled:

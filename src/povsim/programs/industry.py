@@ -11,17 +11,36 @@ from __future__ import annotations
 import numpy as np
 
 from povsim.programs.base import Programme, active, depreciated
+from povsim.state import Declaration
 
 
 class Industry(Programme):
     channel = "industry"
+    declaration = Declaration(
+        "industry",
+        owns=("industry.project_until", "industry.pv", "industry.equity"),
+        reads=(
+            "county",
+            "exit_year",
+            "income",
+            "region",
+            "size",
+            "status",
+            "weight",
+            "governance.support_years",
+            "workers",
+        ),
+        doc="projects, photovoltaic income and equity dividends",
+    )
 
     def __init__(self, model):
         super().__init__(model)
         n = model.households.n
-        self.project_until = np.zeros(n, np.int16)
-        self.pv = np.zeros(n, bool)
-        self.equity = np.zeros(n, bool)  # holds a dividend-paying equity share (of equity_per_household)
+        self.project_until = self.own_state("project_until", np.zeros(n, np.int16))
+        self.pv = self.own_state("pv", np.zeros(n, bool))
+        self.equity = self.own_state(
+            "equity", np.zeros(n, bool)
+        )  # holds a dividend-paying equity share (of equity_per_household)
 
     def pv_capacity(self, year: int) -> float:
         """PV households that may be covered by the end of ``year`` (the plan, evenly)."""

@@ -18,15 +18,23 @@ import numpy as np
 
 from povsim.money import relocation_people
 from povsim.programs.base import Programme
+from povsim.state import Declaration
 
 
 class Relocation(Programme):
     channel = "relocation"
+    declaration = Declaration(
+        "relocation",
+        owns=("hazard_zone", "relocation.year_moved"),
+        modifies=("farm", "local_earnings", "housing_safe", "water_safe", "guarantee.channel", "guarantee.year"),
+        reads=("county", "exit_year", "income", "region", "size", "status", "weight", "governance.support_years"),
+        doc="moves households out of hazard zones: new house and water, wage access, farm land left",
+    )
 
     def __init__(self, model):
         super().__init__(model)
         n = model.households.n
-        self.year_moved = np.zeros(n, np.int16)
+        self.year_moved = self.own_state("year_moved", np.zeros(n, np.int16))
         # relocation is voluntary: a household's willingness is drawn once
         self.willing = model.streams.uniform("relocation.willing", 0, n) < self.param("take_up")
 
