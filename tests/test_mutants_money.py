@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from povsim.households import REGISTERED
-from povsim.money import POOL_CHANNELS, county_budgets, funds_by_source, pool_funds, relocation_people, yearly_series
+from povsim.money import POOL_CHANNELS, county_budgets, funds_by_source, pool_funds, relocation_people
+from povsim.parameters import yearly_series
 from test_mutants_households import table
 
 

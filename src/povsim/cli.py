@@ -170,7 +170,11 @@ def _params(args: argparse.Namespace) -> int:
             continue
         shown += 1
         rng = f"  calibration range {list(p.range)}" if p.range else ""
-        print(f"{p.path} = {p.value!r}  [{p.unit}]{rng}\n    source: {p.source}")
+        role = p.role + (f", varied over {list(p.lever)}" if p.lever else "")
+        if p.extend:
+            after = {"hold": "held", "zero": "0"}.get(p.extend, f"grown at {p.extend}")
+            role += f"; after its last year: {after}"
+        print(f"{p.path} = {p.value!r}  [{p.unit}]{rng}\n    role: {role}\n    source: {p.source}")
         for reference in references(p.source):  # the full reference of every document the source cites
             print(f"      {reference}")
     if not shown:

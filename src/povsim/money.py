@@ -35,32 +35,17 @@ BUDGETED_CHANNELS = (*POOL_CHANNELS, "relocation")
 """Channels with a budget of their own each year (the rest are entitlements funded at need)."""
 
 
-def yearly_series(values: dict[str, float], year: int, growth_after: float | None) -> float:
-    """A series given for documented years: the value of ``year``; 0 before the first year;
-    after the last, grown at ``growth_after`` a year, or 0 when ``growth_after`` is None."""
-    series = {int(y): float(v) for y, v in values.items()}
-    if year in series:
-        return series[year]
-    first, last = min(series), max(series)
-    if year < first or (year > last and growth_after is None):
-        return 0.0
-    if year > last:
-        return series[last] * (1.0 + growth_after) ** (year - last)
-    earlier = max(y for y in series if y < year)  # a gap inside the series: hold the earlier value
-    return series[earlier]
-
-
 def funds_by_source(params: ParameterSet, year: int) -> dict[str, float]:
     """Funds in ``year`` by source (yuan), before the household-programme shares and the scale."""
     b = "budget."
-    growth = params[b + "growth_after"]
+    in_year = params.at(year)
     # the relocation financing follows the relocation schedule: the year's share of the plan's people
     planned = params["programs.relocation.planned_people"]
     relocation_share = relocation_people(params, year) / planned if planned > 0 else 0.0
     return {
-        "central": yearly_series(params[b + "central_special_funds"], year, growth),
-        "provincial": yearly_series(params[b + "provincial_funds"], year, growth),
-        "pooled_agricultural": yearly_series(params[b + "pooled_agricultural_funds"], year, growth),
+        "central": in_year[b + "central_special_funds"],
+        "provincial": in_year[b + "provincial_funds"],
+        "pooled_agricultural": in_year[b + "pooled_agricultural_funds"],
         "relocation": params[b + "relocation_financing"] * relocation_share,
     }
 

@@ -82,6 +82,20 @@ class Parameter(BaseModel):
     bounds: tuple[float, float] | None = None
     sums_to_one: bool = False
     description: str | None = None
+    extend: str | None = None
+    """For a series by year: its value after the last year given — ``hold`` (the last value), ``zero``,
+    or the path of a yearly growth rate the last value grows at (before the first year it is 0; in a gap,
+    the earlier year's value holds): :meth:`ParameterSet.at`."""
+    lever: tuple[float, float] | None = None
+    """A policy lever: the interval a sensitivity analysis varies it over (its role is then ``lever``)."""
+
+    @property
+    def role(self) -> str:
+        """``lever`` (a policy choice a scenario varies), ``uncertainty`` (an assumed value with a calibration
+        ``range``) or ``constant`` (documented, or a modelling choice held fixed)."""
+        if self.lever is not None:
+            return "lever"
+        return "uncertainty" if self.range is not None else "constant"
 
 
 def _numbers(value: Any) -> list[float]:
@@ -136,6 +150,44 @@ def _coerce_scalar(default: Any, new: Any, where: str) -> Any:
     raise PovsimInputError(f"{where}: expected {_type_name(default)}, got {new!r} ({_type_name(new)})")
 
 
+EXTEND_RULES = ("hold", "zero")
+"""The fixed rules of a series' ``extend`` (the alternative is the path of a growth rate)."""
+
+
+def yearly_series(values: Mapping[str, float], year: int, growth_after: float | None) -> float:
+    """A series given for documented years: the value of ``year``; 0 before the first year; in a gap,
+    the earlier year's value; after the last, grown at ``growth_after`` a year (0: held), or 0 when
+    ``growth_after`` is None."""
+    series = {int(y): float(v) for y, v in values.items()}
+    if year in series:
+        return series[year]
+    first, last = min(series), max(series)
+    if year < first or (year > last and growth_after is None):
+        return 0.0
+    if year > last:
+        return series[last] * (1.0 + growth_after) ** (year - last)
+    earlier = max(y for y in series if y < year)  # a gap inside the series: hold the earlier value
+    return series[earlier]
+
+
+class ValuesInYear:
+    """The parameters as they stand in one year (:meth:`ParameterSet.at`): a series by year gives its
+    value in that year by its ``extend`` rule, every other parameter its value."""
+
+    def __init__(self, params: ParameterSet, year: int):
+        self.params, self.year = params, int(year)
+
+    def __getitem__(self, path: str) -> Any:
+        p = self.params.parameter(path)
+        if not is_series_by_year(p.value):
+            return p.value
+        rule = p.extend
+        if rule is None:
+            raise KeyError(f"parameter {path!r} is a series by year without an extend rule")
+        growth = None if rule == "zero" else 0.0 if rule == "hold" else float(self.params[rule])
+        return yearly_series(p.value, self.year, growth)
+
+
 class ParameterSet:
     """The resolved parameters of one run: defaults plus a scenario's overrides.
 
@@ -176,7 +228,20 @@ class ParameterSet:
 
     def parameter(self, path: str) -> Parameter:
         """The full parameter record (value, unit, source, range) at ``path``."""
-        return self._parameters[path]
+        try:
+            return self._parameters[path]
+        except KeyError:
+            raise KeyError(f"no parameter {path!r}") from None
+
+    def at(self, year: int) -> ValuesInYear:
+        """The parameters in ``year``: ``params.at(2018)["programs.floor.standard"]`` is the floor standard
+        of 2018, a series by year read by its declared ``extend`` rule (every caller reads a series the
+        same way); other parameters read as ``params[path]``."""
+        return ValuesInYear(self, year)
+
+    def with_role(self, role: str) -> list[str]:
+        """The paths of the parameters of ``role`` (``lever``, ``uncertainty``, ``constant``), in file order."""
+        return [p.path for p in self._parameters.values() if p.role == role]
 
     def region(self, path: str) -> np.ndarray:
         """A region-keyed parameter as a float array ordered east, central, west."""

@@ -60,13 +60,10 @@ def poverty_line(params: ParameterSet, year: int) -> float:
     Documented values are used where they exist (NBS); later years are uprated by
     ``economy.poverty_line.uprating`` a year (an assumption: the parameter's source).
     """
-    documented = {int(y): float(v) for y, v in params["economy.poverty_line.documented"].items()}
-    last = max(documented)
-    if year in documented:
-        return documented[year]
-    if year < min(documented):
-        raise ValueError(f"no poverty line before {min(documented)}")
-    return documented[last] * (1.0 + params["economy.poverty_line.uprating"]) ** (year - last)
+    first = min(int(y) for y in params["economy.poverty_line.documented"])
+    if year < first:
+        raise ValueError(f"no poverty line before {first}")
+    return params.at(year)["economy.poverty_line.documented"]
 
 
 def _integer_weights(total: int, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from povsim.calibration.evaluate import Evaluator
-from povsim.calibration.space import LEVERS, Space, uncertain_paths
+from povsim.calibration.space import LEVERS, Space, ranged_paths, uncertain_paths
 from povsim.errors import PovsimInputError
 from povsim.parameters import ParameterSet
 
@@ -109,8 +109,9 @@ def sensitivity_space(params: ParameterSet, vary: str | Sequence[str] = "all") -
 
     Args:
         params: the parameters (their calibration ranges give the intervals).
-        vary: ``all`` (the uncertain parameters and the levers of
-            :data:`povsim.calibration.space.LEVERS`), ``uncertain``, ``levers``, ``fitted`` (those
+        vary: ``all`` (the uncertainties and the levers of
+            :data:`povsim.calibration.space.LEVERS`), ``uncertain`` (the parameters whose role is
+            uncertainty: the levers are not), ``levers``, ``fitted`` (those
             ``povsim calibrate`` fits), a comma-separated string of paths, or a list of paths.
 
     Raises:
@@ -118,10 +119,11 @@ def sensitivity_space(params: ParameterSet, vary: str | Sequence[str] = "all") -
     """
     from povsim.calibration.fit import FITTED_PARAMETERS
 
-    uncertain = uncertain_paths(params)
+    ranged = ranged_paths(params)
     sets = {
-        "all": [*uncertain, *[p for p in LEVERS if p not in uncertain]],
-        "uncertain": uncertain,
+        # the uncertainties and the levers, in file order, then the levers without a calibration range
+        "all": [*ranged, *[p for p in LEVERS if p not in ranged]],
+        "uncertain": uncertain_paths(params),
         "levers": list(LEVERS),
         "fitted": list(FITTED_PARAMETERS),
     }

@@ -15,15 +15,18 @@ import numpy as np
 from povsim.errors import PovsimInputError
 from povsim.parameters import ParameterSet
 
-LEVERS: dict[str, tuple[float, float]] = {
-    "budget.scale": (0.5, 1.5),
-    "governance.post_exit_support_years": (0, 8),
-    "programs.relocation.take_up": (0.6, 1.0),
-    "budget.growth_after": (0.0, 0.25),
-}
-"""The main policy levers for sensitivity analysis, with the interval each is varied over
-(assumption: half to one and a half times the documented funds; the calibration ranges of the
-others)."""
+
+def levers(params: ParameterSet | None = None) -> dict[str, tuple[float, float]]:
+    """The policy levers (parameters whose role is ``lever``, declared in the parameter files with the
+    interval a sensitivity analysis varies each over), in file order."""
+    params = ParameterSet.defaults() if params is None else params
+    return {path: params.parameter(path).lever for path in params.with_role("lever")}
+
+
+LEVERS: dict[str, tuple[float, float]] = levers()
+"""The main policy levers for sensitivity analysis, with the interval each is varied over (the
+parameters' ``lever`` interval: half to one and a half times the documented funds; the calibration
+ranges of the others)."""
 
 
 @dataclass(frozen=True)
@@ -106,5 +109,11 @@ class Space:
 
 
 def uncertain_paths(params: ParameterSet) -> list[str]:
-    """Every parameter that carries a calibration range (an assumed value), in file order."""
+    """The uncertainties: every parameter whose role is ``uncertainty`` (an assumed value with a calibration
+    range, not a policy lever), in file order."""
+    return params.with_role("uncertainty")
+
+
+def ranged_paths(params: ParameterSet) -> list[str]:
+    """Every parameter with a calibration range, levers included, in file order."""
     return [p.path for p in params if p.range is not None]

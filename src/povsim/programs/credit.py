@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.money import yearly_series
 from povsim.programs.base import Programme, active, depreciated
 from povsim.state import Declaration
 
@@ -66,7 +65,7 @@ class Credit(Programme):
             committed = np.bincount(hh.county[loans], interest * hh.weight[loans], budget.size)
             eligible = np.flatnonzero(self.supported() & (hh.workers > 0) & (self.borrowed == 0))
             priority = self.registered_first(eligible, hh.income_pc_of(eligible) - 1e6 * hh.cause_capital[eligible])
-            capacity = yearly_series(self.param("borrowers"), y, 0.0)
+            capacity = model.params.at(y)["programs.credit.borrowers"]
             admitted, admitted_priority = self.admit(eligible, priority, hh.weight[eligible], capacity)
             chosen = self.select(admitted, admitted_priority, np.full(admitted.size, interest), budget - committed)
             self.record_places(eligible, admitted, chosen)

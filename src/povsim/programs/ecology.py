@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.money import yearly_series
 from povsim.programs.base import Programme
 from povsim.state import Declaration
 
@@ -58,7 +57,7 @@ class Ecology(Programme):
             )
             remaining = budget - committed
             in_zone = model.geography.county_poor[hh.county] & supported
-            posts = yearly_series(self.param("ranger_posts"), y, 0.0)
+            posts = model.params.at(y)["programs.ecology.ranger_posts"]
             idx = np.flatnonzero(in_zone & ~self.ranger & (hh.workers > hh.migrants))
             priority = self.registered_first(idx, self.poorest_first(idx))
             admitted, admitted_priority = self.admit(

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.money import yearly_series
 from povsim.parameters import REGIONS
 from povsim.programs.base import Programme, even_pace
 from povsim.state import Declaration
@@ -73,7 +72,7 @@ class Floor(Programme):
 
     def national_standard(self, year: int) -> float:
         """The national average rural 低保 standard, yuan per person per year."""
-        return yearly_series(self.param("standard"), year, self.param("standard_growth_after"))
+        return self.model.params.at(year)["programs.floor.standard"]
 
     def lowest_standard(self, year: int) -> float:
         """The lowest county standard allowed in ``year``: ``floor.lowest_ratio`` of the line in the
