@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from povsim.households import EXITED, REGISTERED
+from povsim.state import Declaration
 
 if TYPE_CHECKING:
     from povsim.model import PovertyModel
@@ -53,6 +54,8 @@ class Measure:
         whole: a whole count (people, households, counties): every value is an integer.
         channels: which channel rows it has (:data:`CHANNEL_ROWS`).
         outcome: a yearly national outcome of the calibration (``<measure>_<year>``).
+        reads: the household columns its rule reads besides those every tally reads
+            (:data:`TALLY_READS`); the reporting phase's declaration is made of them (:mod:`povsim.state`).
         compute: for a measure of the household table, the rule giving its ``all`` rows from a
             :class:`Tally` of the year: by region (3 values), a (numerator, denominator) pair by region
             for a ratio, one number for a level. None: rows written by the model's channel collection.
@@ -65,6 +68,7 @@ class Measure:
     whole: bool = False
     channels: str = "all"
     outcome: bool = False
+    reads: tuple[str, ...] = ()
     compute: Callable[[Tally], Any] | None = None
 
     def __post_init__(self) -> None:
@@ -218,6 +222,7 @@ MEASURES: tuple[Measure, ...] = (
         "people in households the relocation programme has moved, cumulative",
         whole=True,
         outcome=True,
+        reads=("relocation.year_moved",),
         compute=lambda t: t.by_region(t.model.programme("relocation").year_moved > 0),
     ),
     # -- flows of the household table, from 2015
@@ -353,6 +358,7 @@ MEASURES: tuple[Measure, ...] = (
             "flow",
             f"relapse {label.replace('_plus', ' or more').replace('y', '')} year(s) after the exit",
             whole=True,
+            reads=("exit_year",),
             compute=_relapse_since(label),
         )
         for label in RELAPSE_YEARS
@@ -503,6 +509,20 @@ MEASURES: tuple[Measure, ...] = (
 """Every measure of ``results.csv``, in the order the rows of a year are written."""
 
 BY_NAME: dict[str, Measure] = {m.name: m for m in MEASURES}
+
+TALLY_READS = ("region", "status", "poor", "weight", "size")
+"""The household columns every tally reads (the stocks' bincount, the flows' people)."""
+CHANNEL_READS = ("relapse_year", "attribution.exit_channel")
+"""The household columns the channel collection reads besides the tally's (relapse by the channel
+credited with the exit, the cohorts' sustained exits)."""
+
+REPORTING = Declaration(
+    "reporting",
+    reads=tuple(dict.fromkeys((*TALLY_READS, *CHANNEL_READS, *(c for m in MEASURES for c in m.reads)))),
+    doc="the year's rows of the results table, from the household table (the results registry, povsim.measures)",
+)
+"""What the reporting phase does to the household table (:mod:`povsim.state`): it reads what the
+registered measures read."""
 
 TABLE_STOCKS: tuple[str, ...] = tuple(
     m.name for m in MEASURES if m.compute is not None and m.kind in ("stock", "ratio")

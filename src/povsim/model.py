@@ -18,7 +18,7 @@ from povsim.dynamics.migration import MIGRATION, migrate
 from povsim.dynamics.shocks import SHOCKS, SparseColumn, draw_shocks
 from povsim.governance import GOVERNANCE, Governance
 from povsim.measurement import INCOME, MEASUREMENT, MEDICAL_COSTS, market_income, measure, medical_out_of_pocket
-from povsim.measures import BY_NAME, MEASURES, TABLE_FLOWS, TABLE_STOCKS, Tally
+from povsim.measures import BY_NAME, MEASURES, REPORTING, TABLE_FLOWS, TABLE_STOCKS, Tally
 from povsim.money import BUDGETED_CHANNELS, FUNDS, county_budgets
 from povsim.parameters import REGIONS
 from povsim.population import START_YEAR, build_population, fit_initial_incomes, poverty_line
@@ -32,21 +32,6 @@ from povsim.state import Declaration, StateGuard, checking_by_default
 from povsim.streams import RandomStreams
 
 RESULT_COLUMNS = ["year", "region", "measure", "channel", "value"]
-REPORTING = Declaration(
-    "reporting",
-    reads=(
-        "exit_year",
-        "poor",
-        "region",
-        "relapse_year",
-        "size",
-        "status",
-        "weight",
-        "relocation.year_moved",
-        "attribution.exit_channel",
-    ),
-    doc="the year's rows of the results table, from the household table (PovertyModel._collect)",
-)
 STOCK_MEASURES = TABLE_STOCKS
 """Measures of the household table reported every year (:data:`povsim.measures.TABLE_STOCKS`)."""
 FLOW_MEASURES = TABLE_FLOWS

@@ -18,7 +18,7 @@ from povsim.dynamics.migration import MIGRATION
 from povsim.dynamics.shocks import SHOCKS
 from povsim.governance import GOVERNANCE
 from povsim.measurement import INCOME, MEASUREMENT, MEDICAL_COSTS
-from povsim.model import REPORTING
+from povsim.measures import REPORTING
 from povsim.money import FUNDS
 from povsim.population import POPULATION
 from povsim.programs.effects import EFFECTS
