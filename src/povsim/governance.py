@@ -18,6 +18,9 @@
   ch. 1 §5, ch. 5 §3(2)).
 * **Deep poverty.** The poor counties with the highest initial incidence are deep-poverty
   counties; from ``governance.deep_poverty.from_year`` they weigh more in the pool funds ([three-year-2018] §2(3)).
+
+This module holds the policy only: the county rates it judges are read off the household agents and freed
+of agent-sampling noise at coarse scales by the sampling layer (:mod:`povsim.sampling`).
 """
 
 from __future__ import annotations
