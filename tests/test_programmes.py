@@ -12,8 +12,8 @@ from povsim.allocation import apportion, fit_within
 from povsim.attribution import ATTRIBUTION_CHANNELS
 from povsim.errors import PovsimInputError
 from povsim.households import EXITED, REGISTERED
-from povsim.money import funds_by_source, pool_funds, yearly_series
-from povsim.parameters import ParameterSet
+from povsim.money import funds_by_source, pool_funds
+from povsim.parameters import ParameterSet, yearly_series
 from povsim.programs import CHANNELS
 
 SCALE = 5000
