@@ -288,9 +288,11 @@ def test_calibrate_cli_quick(tmp_path):
     assert tomllib.loads((tmp_path / "cal.toml").read_text())["meta"]["mode"] == "quick"
     from povsim.costs import COSTS
 
-    # the run count --quick's help, the README and docs quote (povsim.costs) is the one it makes:
-    # a change to the fit that moves it must re-measure the record
-    assert manifest["runs"] == COSTS["calibrate --quick"].runs
+    # the run count --quick's help, the README and docs quote (povsim.costs) is the one it makes, to within
+    # the least-squares path: the same code made 202 and 240 runs in two installs of the same versions of
+    # numpy (2.4.6); a change to the fit that moves it further must re-measure the record
+    recorded = COSTS["calibrate --quick"].runs
+    assert 0.75 * recorded <= manifest["runs"] <= 1.25 * recorded, (manifest["runs"], recorded)
 
 
 @pytest.mark.parametrize(

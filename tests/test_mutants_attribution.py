@@ -32,6 +32,7 @@ def stub(gains: dict[str, list[float]], fixer=None, fixed_year=None, registered=
         weight=np.ones(n, np.int32),
         size=size,
         people_weight_of=lambda idx: size[idx].astype(np.float64),
+        add_state=lambda name, array: array,
     )
     return SimpleNamespace(
         year=2016,

@@ -8,7 +8,7 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from povsim.households import EXITED, NOT_REGISTERED, REGISTERED, Households
+from povsim.households import COLUMNS, EXITED, NOT_REGISTERED, REGISTERED, Households
 
 
 def table(**columns) -> Households:
@@ -145,7 +145,8 @@ def test_table_has_one_row_per_household_with_readable_codes():
     hh.set_income_from_sources()
     df = hh.table()
     assert len(df) == 4
-    assert {f.name for f in fields(Households)} <= set(df.columns)
+    assert set(COLUMNS) <= set(df.columns)
+    assert {f.name for f in fields(Households)} == {*COLUMNS, "states"}
     assert df["region"].tolist() == ["east", "central", "west", "west"]
     assert df["status"].tolist() == ["registered", "not_registered", "exited", "registered"]
     assert df["income_pc"].tolist() == [12100 / 4, 1750.0, 20400 / 6, 700.0]

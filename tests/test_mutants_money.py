@@ -9,11 +9,30 @@ import pytest
 
 from povsim.households import REGISTERED
 from povsim.money import POOL_CHANNELS, county_budgets, funds_by_source, pool_funds, relocation_people
-from povsim.parameters import yearly_series
+from povsim.parameters import ParameterSet, is_series_by_year, yearly_series
 from test_mutants_households import table
 
 
-def params(**changes) -> dict:
+class Params(dict):
+    """A plain table of values, read in a year as a ParameterSet reads it: a series by year by the
+    ``extend`` rule its parameter file declares."""
+
+    def at(self, year: int) -> dict:
+        out = {}
+        for path, value in self.items():
+            rule = DEFAULTS.parameter(path).extend if path in DEFAULTS else None
+            if rule is None or not is_series_by_year(value):
+                out[path] = value
+            else:
+                growth = None if rule == "zero" else 0.0 if rule == "hold" else self[rule]
+                out[path] = yearly_series(value, year, growth)
+        return out
+
+
+DEFAULTS = ParameterSet.defaults()
+
+
+def params(**changes) -> Params:
     base = {
         "budget.growth_after": 0.1,
         "budget.central_special_funds": {"2015": 100.0, "2017": 200.0},
@@ -32,7 +51,7 @@ def params(**changes) -> dict:
         **{f"programs.{c}.enabled": True for c in POOL_CHANNELS},
     }
     base.update(changes)
-    return base
+    return Params(base)
 
 
 def test_yearly_series_documented_years_gaps_before_and_after():

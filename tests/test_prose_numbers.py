@@ -79,7 +79,7 @@ def test_the_readme_counts_the_parameters_the_code_fits_and_varies():
     assert f"{words[n_fitted]} uncertain parameters are **calibrated**" in flat
     uncertain = len(sensitivity_space(params, "uncertain"))
     varied = len(sensitivity_space(params, "all"))
-    match = re.search(r"ranks the (\d+) parameters it varies — the (\d+) uncertain ones", flat)
+    match = re.search(r"ranks the (\d+) parameters it varies — the (\d+) uncertainties and the", flat)
     assert match, "the README states how many parameters the Morris screening varies"
     assert (int(match[1]), int(match[2])) == (varied, uncertain)
     runs = re.search(r"\(`--n 10`: ([\d,]+) runs\)", flat)

@@ -115,8 +115,9 @@ def test_povsim_params_prints_the_full_reference(capsys):
     assert main(["params", "programs.relocation.planned_people"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("programs.relocation.planned_people = ")
-    assert lines[1].startswith("    source: ") and "[plan-13th-fyp] box 1" in lines[1]
-    plan = next(line for line in lines[2:] if line.lstrip().startswith("[plan-13th-fyp]"))
+    assert lines[1] == "    role: constant"
+    assert lines[2].startswith("    source: ") and "[plan-13th-fyp] box 1" in lines[2]
+    plan = next(line for line in lines[3:] if line.lstrip().startswith("[plan-13th-fyp]"))
     assert plan.startswith("      ")  # indented below the source, so no line is taken for a path
     for part in ("国务院关于印发“十三五”脱贫攻坚规划的通知", "State Council", "国发〔2016〕64号", "2016-11-23"):
         assert part in plan

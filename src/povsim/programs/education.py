@@ -28,6 +28,7 @@ class Education(Programme):
             "weight",
             "governance.support_years",
             "children",
+            "migrants",
             "workers",
         ),
         doc="school relief brings children back; vocational training raises skills and wages",
