@@ -9,7 +9,7 @@ import pytest
 
 from povsim.households import REGISTERED
 from povsim.money import POOL_CHANNELS, county_budgets, funds_by_source, pool_funds, relocation_people
-from povsim.parameters import ParameterSet, is_series_by_year, yearly_series
+from povsim.parameters import ParameterSet, extended, is_series_by_year, yearly_series
 from test_mutants_households import table
 
 
@@ -21,11 +21,8 @@ class Params(dict):
         out = {}
         for path, value in self.items():
             rule = DEFAULTS.parameter(path).extend if path in DEFAULTS else None
-            if rule is None or not is_series_by_year(value):
-                out[path] = value
-            else:
-                growth = None if rule == "zero" else 0.0 if rule == "hold" else self[rule]
-                out[path] = yearly_series(value, year, growth)
+            extends = rule is not None and is_series_by_year(value)
+            out[path] = extended(value, rule, year, self.__getitem__) if extends else value
         return out
 
 

@@ -23,6 +23,13 @@ def model() -> PovertyModel:
     return m
 
 
+def switched_off() -> object:
+    """The baseline scenario with the sampling layer switched off."""
+    from povsim.model import resolve_scenario
+
+    return resolve_scenario(None).with_overrides({"run.sampling_correction": False}, origin="test")
+
+
 def builder_strata(model: PovertyModel) -> np.ndarray:
     """Per county, the population builder's stratum of candidate counties it belongs to (region and poor
     county or not), read off ``population._strata`` for registered and other households alike."""
@@ -81,10 +88,7 @@ def test_governance_and_programmes_hold_no_estimator():
 
 
 def test_switched_off_the_layer_judges_sampled_rates_and_rations_each_county():
-    from povsim.model import resolve_scenario
-
-    sc = resolve_scenario(None).with_overrides({"run.sampling_correction": False}, origin="test")
-    m = PovertyModel(sc, seed=2, end_year=2016, scale=4000, poor_area_scale=4000)
+    m = PovertyModel(switched_off(), seed=2, end_year=2016, scale=4000, poor_area_scale=4000)
     s = m.sampling
     assert not s.denoising and not s.rationing_by_cell
     sampled = np.linspace(0.0, 0.2, m.geography.n_counties)
@@ -113,9 +117,7 @@ def test_switched_on_the_layer_corrects_at_coarse_scales_only():
 
 
 def test_the_switch_changes_a_coarse_run():
-    from povsim.model import resolve_scenario
-
-    off = resolve_scenario(None).with_overrides({"run.sampling_correction": False}, origin="test")
+    off = switched_off()
     runs = [PovertyModel(sc, seed=2, end_year=2016, scale=4000, poor_area_scale=4000) for sc in (None, off)]
     for r in runs:
         r.run_model()

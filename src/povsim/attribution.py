@@ -55,9 +55,10 @@ class ExitAttribution:
     def __init__(self, model: PovertyModel):
         self.model = model
         self.cohorts: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # the main channel of each household's last exit
         self.exit_channel = model.households.add_state(
             "attribution.exit_channel", np.full(model.households.n, -1, np.int8)
-        )  # main channel of the last exit
+        )
 
     def shares(self, idx: np.ndarray, income: np.ndarray, threshold: float) -> np.ndarray:
         """Channel shares (household × channel incl. ``own``) of the exits of households ``idx``."""

@@ -141,10 +141,12 @@ def _flow(attribute: str, households: bool = False) -> Callable[[Tally], np.ndar
 
 
 def _relapse_since(label: str) -> Callable[[Tally], np.ndarray]:
+    """Relapse ``label`` years after the exit (``1y`` … ``3y``; ``4y_plus``: four or more)."""
+    years = int(label[0])
+
     def compute(t: Tally) -> np.ndarray:
         since = t.years_since_exit
-        years = {"1y": since == 1, "2y": since == 2, "3y": since == 3, "4y_plus": since >= 4}[label]
-        return t.by_region(t.flows.relapses & years)
+        return t.by_region(t.flows.relapses & ((since >= years) if label.endswith("_plus") else (since == years)))
 
     return compute
 

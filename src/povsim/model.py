@@ -28,7 +28,7 @@ from povsim.programs.effects import EFFECTS, IncomeEffects
 from povsim.registry import REGISTRY, Registry, RegistryFlows
 from povsim.sampling import Sampling
 from povsim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
-from povsim.state import Declaration, StateGuard, checking_by_default
+from povsim.state import StateGuard, checking_by_default
 from povsim.streams import RandomStreams
 
 RESULT_COLUMNS = ["year", "region", "measure", "channel", "value"]
@@ -236,13 +236,6 @@ class PovertyModel(mesa.Model):
                 with phase(programme.declaration):
                     programme.step(self, None, income)
         return income + (self.ledger.transfer - before)
-
-    @property
-    def declarations(self) -> list[Declaration]:
-        """Every phase's declaration of the household state, in the order of the year."""
-        from povsim.phases import state_declarations
-
-        return state_declarations(self.programmes)
 
     def _carry_over(self, budgets: dict[str, np.ndarray]) -> None:
         """Note the funds each budgeted channel carried in this year, by region, and what it carries

@@ -23,7 +23,7 @@ import difflib
 import math
 import numbers
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -170,6 +170,14 @@ def yearly_series(values: Mapping[str, float], year: int, growth_after: float | 
     return series[earlier]
 
 
+def extended(values: Mapping[str, float], rule: str, year: int, lookup: Callable[[str], Any]) -> float:
+    """A series by year in ``year`` by its ``extend`` ``rule`` (:data:`EXTEND_RULES`, or the path of a growth
+    rate, read with ``lookup``): :func:`yearly_series` with no growth after the last year (``zero``), a
+    held value (``hold``) or the named rate."""
+    growth = None if rule == "zero" else 0.0 if rule == "hold" else float(lookup(rule))
+    return yearly_series(values, year, growth)
+
+
 class ValuesInYear:
     """The parameters as they stand in one year (:meth:`ParameterSet.at`): a series by year gives its
     value in that year by its ``extend`` rule, every other parameter its value."""
@@ -181,11 +189,9 @@ class ValuesInYear:
         p = self.params.parameter(path)
         if not is_series_by_year(p.value):
             return p.value
-        rule = p.extend
-        if rule is None:
+        if p.extend is None:
             raise KeyError(f"parameter {path!r} is a series by year without an extend rule")
-        growth = None if rule == "zero" else 0.0 if rule == "hold" else float(self.params[rule])
-        return yearly_series(p.value, self.year, growth)
+        return extended(p.value, p.extend, self.year, self.params.__getitem__)
 
 
 class ParameterSet:

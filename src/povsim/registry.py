@@ -108,9 +108,8 @@ class Registry:
 
     def __init__(self, model: PovertyModel):
         self.model = model
-        self.false_exit = model.households.add_state(
-            "registry.false_exit", np.zeros(model.households.n, bool)
-        )  # exited while still below the line, undetected
+        # exited while still below the line, undetected
+        self.false_exit = model.households.add_state("registry.false_exit", np.zeros(model.households.n, bool))
 
     def _uniform(self, name: str) -> np.ndarray:
         m = self.model

@@ -22,9 +22,8 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from povsim.households import Households
@@ -57,12 +56,12 @@ class Declaration:
     reads: tuple[str, ...] = ()
     doc: str = ""
 
-    @property
+    @cached_property
     def writes(self) -> frozenset[str]:
         """The columns the phase may write: those it owns or modifies."""
         return frozenset(self.owns) | frozenset(self.modifies)
 
-    @property
+    @cached_property
     def uses(self) -> frozenset[str]:
         """Every column the phase may touch."""
         return self.writes | frozenset(self.reads)
@@ -170,18 +169,3 @@ def markdown_table(declarations: Sequence[Declaration]) -> str:
     rows = ["| phase | owns | modifies | reads |", "|---|---|---|---|"]
     rows += [f"| {d.phase} | {cell(d.owns)} | {cell(d.modifies)} | {cell(d.reads)} |" for d in declarations]
     return "\n".join(rows)
-
-
-def as_rows(declarations: Sequence[Declaration]) -> list[dict[str, Any]]:
-    """One row per phase and column: ``phase, column, access`` (owns / modifies / reads)."""
-    return [
-        {"phase": d.phase, "column": name, "access": access}
-        for d in declarations
-        for access, names in (("owns", d.owns), ("modifies", d.modifies), ("reads", d.reads))
-        for name in names
-    ]
-
-
-def locked(array: np.ndarray) -> bool:
-    """Whether an array is read-only now."""
-    return not array.flags.writeable

@@ -175,6 +175,20 @@ class ChannelLedger:
         return np.stack([self.gain_row(c) for c in range(len(CHANNELS))])
 
 
+PROGRAMME_READS: tuple[str, ...] = (
+    "county",
+    "exit_year",
+    "income",
+    "region",
+    "size",
+    "status",
+    "weight",
+    "governance.support_years",
+)
+"""The household columns the machinery every programme shares reads (support and targeting, the
+ledger's records, rationing by county): the start of each programme's declared reads."""
+
+
 class Programme(ABC):
     """One intervention channel.
 

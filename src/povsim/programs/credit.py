@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.programs.base import Programme, active, depreciated
+from povsim.programs.base import PROGRAMME_READS, Programme, active, depreciated
 from povsim.state import Declaration
 
 
@@ -20,30 +20,17 @@ class Credit(Programme):
     declaration = Declaration(
         "credit",
         owns=("credit.loan_until", "credit.borrowed"),
-        reads=(
-            "county",
-            "exit_year",
-            "income",
-            "region",
-            "size",
-            "status",
-            "weight",
-            "governance.support_years",
-            "cause_capital",
-            "workers",
-        ),
+        reads=(*PROGRAMME_READS, "cause_capital", "workers"),
         doc="microcredit loans and their repayment",
     )
 
     def __init__(self, model):
         super().__init__(model)
         n = model.households.n
-        self.loan_until = self.own_state(
-            "loan_until", np.zeros(n, np.int16)
-        )  # last year of the loan's term (0: never borrowed, or defaulted)
-        self.borrowed = self.own_state(
-            "borrowed", np.zeros(n, np.int16)
-        )  # year the household first borrowed (0: never)
+        # last year of the loan's term (0: never borrowed, or defaulted)
+        self.loan_until = self.own_state("loan_until", np.zeros(n, np.int16))
+        # year the household first borrowed (0: never)
+        self.borrowed = self.own_state("borrowed", np.zeros(n, np.int16))
 
     def step(self, model, budget, income=None):
         hh, y = model.households, model.year

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.programs.base import Programme
+from povsim.programs.base import PROGRAMME_READS, Programme
 from povsim.state import Declaration
 
 
@@ -18,19 +18,7 @@ class Ecology(Programme):
     declaration = Declaration(
         "ecology",
         owns=("ecology.paid", "ecology.ranger"),
-        reads=(
-            "county",
-            "exit_year",
-            "income",
-            "region",
-            "size",
-            "status",
-            "weight",
-            "governance.support_years",
-            "land",
-            "migrants",
-            "workers",
-        ),
+        reads=(*PROGRAMME_READS, "land", "migrants", "workers"),
         doc="ecological compensation and forest-ranger posts",
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.programs.base import Programme
+from povsim.programs.base import PROGRAMME_READS, Programme
 from povsim.state import Declaration
 
 
@@ -18,19 +18,7 @@ class Education(Programme):
         "education",
         owns=("skills", "education.trained_year"),
         modifies=("local_earnings", "remittance", "out_of_school", "guarantee.channel", "guarantee.year"),
-        reads=(
-            "county",
-            "exit_year",
-            "income",
-            "region",
-            "size",
-            "status",
-            "weight",
-            "governance.support_years",
-            "children",
-            "migrants",
-            "workers",
-        ),
+        reads=(*PROGRAMME_READS, "children", "migrants", "workers"),
         doc="school relief brings children back; vocational training raises skills and wages",
     )
 

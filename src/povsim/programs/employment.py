@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.programs.base import Programme, active
+from povsim.programs.base import PROGRAMME_READS, Programme, active
 from povsim.state import Declaration
 
 
@@ -19,21 +19,7 @@ class Employment(Programme):
         "employment",
         owns=("employment.placed_until", "employment.post"),
         modifies=("migrants",),
-        reads=(
-            "county",
-            "exit_year",
-            "income",
-            "region",
-            "size",
-            "status",
-            "weight",
-            "governance.support_years",
-            "local_earnings",
-            "remittance",
-            "skills",
-            "workers",
-            "relocation.year_moved",
-        ),
+        reads=(*PROGRAMME_READS, "local_earnings", "remittance", "skills", "workers", "relocation.year_moved"),
         doc="places migrants and gives public-welfare posts",
     )
 

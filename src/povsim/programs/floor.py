@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from povsim.parameters import REGIONS
-from povsim.programs.base import Programme, even_pace
+from povsim.programs.base import PROGRAMME_READS, Programme, even_pace
 from povsim.state import Declaration
 
 
@@ -38,19 +38,7 @@ class Floor(Programme):
     channel = "floor"
     declaration = Declaration(
         "floor",
-        reads=(
-            "county",
-            "exit_year",
-            "income",
-            "region",
-            "size",
-            "status",
-            "weight",
-            "governance.support_years",
-            "children",
-            "elderly",
-            "workers",
-        ),
+        reads=(*PROGRAMME_READS, "children", "elderly", "workers"),
         doc="the means-tested 低保 floor tops up this year's income",
     )
     means_tested = True

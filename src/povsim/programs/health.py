@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.programs.base import Programme
+from povsim.programs.base import PROGRAMME_READS, Programme
 from povsim.state import Declaration
 
 
@@ -16,7 +16,7 @@ class Health(Programme):
     declaration = Declaration(
         "health",
         modifies=("insured", "guarantee.channel", "guarantee.year"),
-        reads=("county", "exit_year", "income", "region", "size", "status", "weight", "governance.support_years"),
+        reads=PROGRAMME_READS,
         doc="insures the registered poor and lowers their medical costs",
     )
 

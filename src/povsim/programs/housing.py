@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.programs.base import Programme, even_pace
+from povsim.programs.base import PROGRAMME_READS, Programme, even_pace
 from povsim.state import Declaration
 
 
@@ -24,7 +24,7 @@ class Housing(Programme):
     declaration = Declaration(
         "housing",
         modifies=("housing_safe", "water_safe", "guarantee.channel", "guarantee.year"),
-        reads=("county", "exit_year", "income", "region", "size", "status", "weight", "governance.support_years"),
+        reads=PROGRAMME_READS,
         doc="makes houses and water safe",
     )
 

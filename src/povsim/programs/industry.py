@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from povsim.programs.base import Programme, active, depreciated
+from povsim.programs.base import PROGRAMME_READS, Programme, active, depreciated
 from povsim.state import Declaration
 
 
@@ -19,17 +19,7 @@ class Industry(Programme):
     declaration = Declaration(
         "industry",
         owns=("industry.project_until", "industry.pv", "industry.equity"),
-        reads=(
-            "county",
-            "exit_year",
-            "income",
-            "region",
-            "size",
-            "status",
-            "weight",
-            "governance.support_years",
-            "workers",
-        ),
+        reads=(*PROGRAMME_READS, "workers"),
         doc="projects, photovoltaic income and equity dividends",
     )
 
@@ -38,9 +28,8 @@ class Industry(Programme):
         n = model.households.n
         self.project_until = self.own_state("project_until", np.zeros(n, np.int16))
         self.pv = self.own_state("pv", np.zeros(n, bool))
-        self.equity = self.own_state(
-            "equity", np.zeros(n, bool)
-        )  # holds a dividend-paying equity share (of equity_per_household)
+        # holds a dividend-paying equity share (of equity_per_household)
+        self.equity = self.own_state("equity", np.zeros(n, bool))
 
     def pv_capacity(self, year: int) -> float:
         """PV households that may be covered by the end of ``year`` (the plan, evenly)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from povsim.money import relocation_people
-from povsim.programs.base import Programme
+from povsim.programs.base import PROGRAMME_READS, Programme
 from povsim.state import Declaration
 
 
@@ -27,7 +27,7 @@ class Relocation(Programme):
         "relocation",
         owns=("hazard_zone", "relocation.year_moved"),
         modifies=("farm", "local_earnings", "housing_safe", "water_safe", "guarantee.channel", "guarantee.year"),
-        reads=("county", "exit_year", "income", "region", "size", "status", "weight", "governance.support_years"),
+        reads=PROGRAMME_READS,
         doc="moves households out of hazard zones: new house and water, wage access, farm land left",
     )
 
